@@ -1,0 +1,8 @@
+-- Accounts. Emails are stored normalised (trimmed, lowercase), so the UNIQUE
+-- constraint is what makes signup race-free.
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    email         TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    created_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);

@@ -1,0 +1,310 @@
+//! Typed configuration, read from the environment and validated up front.
+//!
+//! Every setting is checked before anything starts, so a mistake costs one
+//! clear line naming the variable, the value and the fix, rather than a panic
+//! deep inside a library (tower-http panics on `*` with credentials) or a
+//! server that starts and then misbehaves in the browser.
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+use tower_sessions::cookie::SameSite;
+
+use crate::origin::Origin;
+
+/// Everything the application needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Socket address to listen on (`BIND_ADDR`).
+    pub bind_addr: SocketAddr,
+    /// The backend's origin as browsers see it (`PUBLIC_ORIGIN`).
+    pub public_origin: Origin,
+{%- if cross_origin %}
+    /// Origins of the frontends allowed to call the API with credentials
+    /// (`FRONTEND_ORIGINS`).
+    frontend_origins: Vec<Origin>,
+{%- endif %}
+    /// sqlx connection URL (`DATABASE_URL`).
+    pub database_url: String,
+    /// Idle time after which a session ends (`SESSION_INACTIVITY_SECS`).
+    pub session_inactivity: Duration,
+    /// Session cookie attributes, derived from the origins unless overridden.
+    pub cookie: CookiePolicy,
+    /// `tracing` filter directives (`RUST_LOG`).
+    pub log_filter: String,
+}
+
+/// How the session cookie is named and scoped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookiePolicy {
+    pub name: &'static str,
+    pub secure: bool,
+    pub same_site: SameSite,
+}
+
+impl fmt::Display for CookiePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}; Path=/; HttpOnly; SameSite={}",
+            self.name, self.same_site
+        )?;
+        if self.secure {
+            f.write_str("; Secure")?;
+        }
+        Ok(())
+    }
+}
+
+/// A setting that cannot be used, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={value:?}: {problem}. Fix: {fix}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl Config {
+    /// Origins other than this backend's own whose pages may call the API
+    /// with the session cookie: the CORS allowlist and the CSRF trusted set.
+    pub fn frontend_origins(&self) -> &[Origin] {
+{%- if cross_origin %}
+        &self.frontend_origins
+{%- else %}
+        // This project serves its frontend from its own origin.
+        &[]
+{%- endif %}
+    }
+
+    /// Reads the process environment (after `.env`, see `main.rs`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any name-to-value lookup; tests pass a
+    /// map instead of mutating the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str, default: &str| Setting {
+            name,
+            value: lookup(name).unwrap_or_else(|| default.to_owned()),
+        };
+
+        let bind_addr = var("BIND_ADDR", "127.0.0.1:8080").parse_with(
+            |v| v.parse::<SocketAddr>().map_err(|e| e.to_string()),
+            "use host:port, e.g. 127.0.0.1:8080 (or 0.0.0.0:8080 in a container)",
+        )?;
+        let public_origin = var("PUBLIC_ORIGIN", "http://localhost:8080").parse_with(
+            Origin::parse,
+            "set it to this backend's origin as browsers reach it, e.g. https://api.example.com",
+        )?;
+{%- if cross_origin %}
+        let frontend_origins = var("FRONTEND_ORIGINS", "").parse_with(
+            parse_origin_list,
+            "list the frontend origins, comma-separated, e.g. http://localhost:5173,https://app.example.com",
+        )?;
+        if let Some(same) = frontend_origins.iter().find(|o| **o == public_origin) {
+            return Err(ConfigError {
+                var: "FRONTEND_ORIGINS",
+                value: same.to_string(),
+                problem: "this is the backend's own origin (PUBLIC_ORIGIN), which needs no CORS"
+                    .into(),
+                fix: "remove it from FRONTEND_ORIGINS, or correct PUBLIC_ORIGIN".into(),
+            });
+        }
+{%- endif %}
+        let database_url = var("DATABASE_URL", "sqlite://data/app.db").parse_with(
+            |v| {
+                if v.starts_with("sqlite:") {
+                    Ok(v.to_owned())
+                } else {
+                    Err("not a SQLite URL".to_owned())
+                }
+            },
+            "use sqlite://path/to/file.db (the file is created if missing)",
+        )?;
+        let session_inactivity = var("SESSION_INACTIVITY_SECS", "86400").parse_with(
+            |v| match v.parse::<u64>() {
+                Ok(secs) if (60..=31_536_000).contains(&secs) => Ok(Duration::from_secs(secs)),
+                _ => Err("not a whole number of seconds from 60 to 31536000".to_owned()),
+            },
+            "use e.g. 86400 for one day",
+        )?;
+        let secure = var("COOKIE_SECURE", "auto").parse_with(
+            |v| match v.to_ascii_lowercase().as_str() {
+                "auto" => Ok(public_origin.is_https()),
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err("not one of auto, true, false".to_owned()),
+            },
+            "use auto (Secure when PUBLIC_ORIGIN is https), true or false",
+        )?;
+        let same_site_setting = var("COOKIE_SAME_SITE", "auto");
+        let same_site = same_site_setting.parse_with(
+            |v| match v.to_ascii_lowercase().as_str() {
+                "auto" | "lax" => Ok(SameSite::Lax),
+                "strict" => Ok(SameSite::Strict),
+                "none" => Ok(SameSite::None),
+                _ => Err("not one of auto, lax, strict, none".to_owned()),
+            },
+            "use auto (Lax), lax, strict or none",
+        )?;
+        if same_site == SameSite::None && !secure {
+            return Err(same_site_setting.error(
+                "SameSite=None needs a Secure cookie; browsers drop it otherwise".into(),
+                "set COOKIE_SECURE=true (or auto with an https PUBLIC_ORIGIN), or use lax".into(),
+            ));
+        }
+        let log_filter = var("RUST_LOG", "info,tower_http=info").value;
+
+        Ok(Self {
+            bind_addr,
+            public_origin,
+{%- if cross_origin %}
+            frontend_origins,
+{%- endif %}
+            database_url,
+            session_inactivity,
+            cookie: CookiePolicy {
+                // `__Host-` makes browsers refuse the cookie unless it is
+                // Secure, host-only and Path=/, so no sibling subdomain can
+                // plant or shadow it.
+                name: if secure { "__Host-sid" } else { "sid" },
+                secure,
+                same_site,
+            },
+            log_filter,
+        })
+    }
+}
+{%- if cross_origin %}
+
+/// Parses a comma-separated list of origins, refusing an empty list.
+fn parse_origin_list(value: &str) -> Result<Vec<Origin>, String> {
+    let mut origins = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let origin =
+            Origin::parse(item).map_err(|reason| format!("{item:?} is not usable: {reason}"))?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    if origins.is_empty() {
+        return Err("no origin given, so no frontend could call this API".to_owned());
+    }
+    Ok(origins)
+}
+{%- endif %}
+
+/// One environment variable, kept with its name for error messages.
+struct Setting {
+    name: &'static str,
+    value: String,
+}
+
+impl Setting {
+    fn parse_with<T>(
+        &self,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        fix: &str,
+    ) -> Result<T, ConfigError> {
+        parse(self.value.trim()).map_err(|problem| self.error(problem, fix.to_owned()))
+    }
+
+    fn error(&self, problem: String, fix: String) -> ConfigError {
+        ConfigError {
+            var: self.name,
+            value: self.value.clone(),
+            problem,
+            fix,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: HashMap<String, String> = HashMap::new();
+{%- if cross_origin %}
+        env.insert("FRONTEND_ORIGINS".into(), "http://localhost:5173".into());
+{%- endif %}
+        for (k, v) in pairs {
+            env.insert((*k).into(), (*v).into());
+        }
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    fn error_for(pairs: &[(&str, &str)]) -> ConfigError {
+        config(pairs).expect_err("configuration should have been refused")
+    }
+
+    #[test]
+    fn defaults_work_for_local_development() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_origin.as_str(), "http://localhost:8080");
+        assert_eq!(
+            config.cookie.to_string(),
+            "sid; Path=/; HttpOnly; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn https_origin_gets_a_host_prefixed_secure_cookie() {
+        let config = config(&[("PUBLIC_ORIGIN", "https://api.example.com")]).unwrap();
+        assert_eq!(
+            config.cookie.to_string(),
+            "__Host-sid; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable_the_value_and_a_fix() {
+        for (var, value) in [
+            ("BIND_ADDR", "localhost"),
+            ("PUBLIC_ORIGIN", "https://api.example.com/"),
+            ("DATABASE_URL", "mysql://x"),
+            ("SESSION_INACTIVITY_SECS", "soon"),
+            ("COOKIE_SECURE", "yes"),
+            ("COOKIE_SAME_SITE", "none"),
+{%- if cross_origin %}
+            ("FRONTEND_ORIGINS", "*"),
+            ("FRONTEND_ORIGINS", "null"),
+            ("FRONTEND_ORIGINS", "http://localhost:5173/app"),
+            ("FRONTEND_ORIGINS", " , "),
+            ("FRONTEND_ORIGINS", "http://localhost:8080"),
+{%- endif %}
+        ] {
+            let err = error_for(&[(var, value)]);
+            let message = err.to_string();
+            assert_eq!(err.var, var, "{message}");
+            assert!(message.contains(&format!("{var}=")), "{message}");
+            assert!(message.contains("Fix: "), "{message}");
+            assert!(!message.contains('\n'), "one line only: {message}");
+        }
+    }
+{%- if cross_origin %}
+
+    #[test]
+    fn frontend_origins_are_normalised_and_deduplicated() {
+        let config = config(&[(
+            "FRONTEND_ORIGINS",
+            "HTTP://LOCALHOST:5173, https://app.example.com:443,http://localhost:5173",
+        )])
+        .unwrap();
+        let origins: Vec<&str> = config
+            .frontend_origins()
+            .iter()
+            .map(Origin::as_str)
+            .collect();
+        assert_eq!(
+            origins,
+            ["http://localhost:5173", "https://app.example.com"]
+        );
+    }
+{%- endif %}
+}

@@ -1,0 +1,49 @@
+//! Opening the database and bringing its schema up to date.
+//!
+//! The embedded SQLite default must work on a fresh clone with nothing else
+//! installed: the file and its folder are created when missing, and the
+//! migrations in `migrations/` run at every start-up (already-applied ones
+//! are skipped).
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(database_url)
+        .with_context(|| format!("DATABASE_URL={database_url:?} is not a valid SQLite URL"))?
+        .create_if_missing(true)
+        // WAL lets readers run while a writer commits; NORMAL sync is the
+        // documented safe pairing for WAL.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+
+    if let Some(dir) = options
+        .get_filename()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+    }
+
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the database at DATABASE_URL={database_url:?}"))?;
+
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .context("cannot apply the database migrations in migrations/")?;
+
+    Ok(pool)
+}

@@ -1,0 +1,61 @@
+//! Request extractors that fail in the API's JSON error format.
+//!
+//! axum's own extractors answer bad input with plain-text bodies; these
+//! wrappers keep every failure machine-readable for the frontend, and give
+//! protected handlers a `CurrentUser` argument instead of repeating the
+//! session look-up.
+
+use axum::{
+    extract::{FromRef, FromRequest, FromRequestParts, rejection::JsonRejection},
+    http::{StatusCode, request::Parts},
+};
+use tower_sessions::Session;
+
+use crate::{error::ApiError, routes::AppState, session, users, users::User};
+
+/// `axum::Json`, with rejections turned into [`ApiError`]s (400 malformed,
+/// 415 wrong content type, 413 too large, 422 wrong shape).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+            _ => "malformed_body",
+        };
+        ApiError::new(rejection.status(), code, rejection.body_text())
+    }
+}
+
+/// The signed-in user; extracting it answers 401 when nobody is signed in.
+pub struct CurrentUser(pub User);
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let session = Session::from_request_parts(parts, &state)
+            .await
+            .map_err(|(_, message)| ApiError::unavailable("session layer", message))?;
+        let Some(user_id) = session::user_id(&session, state.session_inactivity).await? else {
+            return Err(ApiError::unauthenticated());
+        };
+        match users::find_by_id(&state.db, user_id).await? {
+            Some(user) => Ok(Self(user)),
+            None => {
+                // The account is gone: end the session rather than keep it.
+                session::sign_out(&session).await?;
+                Err(ApiError::unauthenticated())
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! {{project-name}}: an Axum backend that signs users in with a session
+//! cookie, for a JavaScript single-page app.
+//!
+//! `main.rs` only wires these modules together; each module's opening comment
+//! says why it exists.
+
+pub mod config;
+{%- if cross_origin %}
+pub mod cors;
+{%- endif %}
+pub mod csrf;
+pub mod database;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod origin;
+pub mod password;
+pub mod routes;
+pub mod session;
+pub mod shutdown;
+pub mod startup;
+pub mod telemetry;
+pub mod users;

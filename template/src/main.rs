@@ -1,0 +1,41 @@
+//! Entry point: load `.env`, validate configuration, start serving.
+
+use std::process::ExitCode;
+
+use {{crate_name}}::{config::Config, shutdown, startup::Application, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Variables already in the environment win over `.env`; a missing file is fine.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        return fail(&format!("configuration error: cannot read .env: {err}"));
+    }
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return fail(&format!("configuration error: {err}")),
+    };
+    if let Err(err) = telemetry::init(&config.log_filter) {
+        return fail(&format!("configuration error: {err}"));
+    }
+
+    let served = match Application::build(config).await {
+        Ok(app) => app
+            .run_until(shutdown::signal())
+            .await
+            .map_err(anyhow::Error::from),
+        Err(err) => Err(err),
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&format!("error: {err:#}")),
+    }
+}
+
+/// Reports a start-up failure in one line, without a backtrace.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::FAILURE
+}

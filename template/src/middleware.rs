@@ -1,0 +1,54 @@
+//! The middleware stack, built in this one place so its order can be read
+//! and reasoned about.
+
+use axum::{Router, http::StatusCode, response::IntoResponse};
+use tower::ServiceBuilder;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_sessions::SessionManagerLayer;
+
+{% if cross_origin -%}
+use crate::cors;
+{% endif -%}
+use crate::{config::Config, csrf, error::ApiError, session};
+
+/// Wraps the routes in every layer. Outermost first:
+{%- if cross_origin %}
+///
+/// 1. CORS, so preflights are answered before anything else runs and every
+///    response, errors included, carries the CORS headers the browser needs
+///    to let the frontend read it;
+{%- endif %}
+/// 1. tracing: a span per request;
+/// 1. panic catching: a bug becomes a JSON 500, never a dropped connection;
+/// 1. CSRF: cross-site writes stop before they touch a session;
+/// 1. sessions, nearest the handlers that use them.
+pub fn apply(
+    routes: Router,
+    config: &Config,
+    sessions: SessionManagerLayer<session::Store>,
+) -> Router {
+    // In a ServiceBuilder the first layer is the outermost.
+    let stack = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a handler panicked");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "something went wrong",
+            )
+            .into_response()
+        }))
+        .layer(csrf::layer(config.frontend_origins()))
+        .layer(sessions);
+{%- if cross_origin %}
+    // With `Router::layer` the last layer is the outermost, so CORS goes on
+    // last. (Inside the ServiceBuilder it could not: its preflight answers
+    // need a body type the inner layers do not produce.)
+    routes
+        .layer(stack)
+        .layer(cors::layer(config.frontend_origins()))
+{%- else %}
+    routes.layer(stack)
+{%- endif %}
+}

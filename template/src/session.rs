@@ -1,0 +1,123 @@
+//! Server-side sessions: where they are stored, how the cookie looks, and
+//! what a session holds.
+//!
+//! The browser only ever holds an opaque random id in an HttpOnly cookie; the
+//! data lives in the session store (a table in the application database), so
+//! logout is immediate and a stolen cookie can be revoked.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::{
+    Expiry, Session, SessionManagerLayer, SessionStore, cookie::time, session::Id,
+    session_store::ExpiredDeletion,
+};
+use tower_sessions_sqlx_store::{SqliteStore, sqlx::SqlitePool};
+
+use crate::config::Config;
+
+/// The session store this project was generated with.
+pub type Store = SqliteStore;
+
+/// Key under which the signed-in user is kept.
+const USER_KEY: &str = "user";
+
+/// What a signed-in session holds.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct SessionUser {
+    id: i64,
+    /// Unix time of the last write, used to slide the idle timeout.
+    renewed_at: i64,
+}
+
+/// Creates the store and its table (idempotent).
+pub async fn store(db: SqlitePool) -> anyhow::Result<Store> {
+    let store = SqliteStore::new(db);
+    store
+        .migrate()
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot create the session table: {err}"))?;
+    Ok(store)
+}
+
+/// The session middleware with the cookie policy from the configuration.
+pub fn layer(store: Store, config: &Config) -> SessionManagerLayer<Store> {
+    SessionManagerLayer::new(store)
+        .with_name(config.cookie.name)
+        .with_secure(config.cookie.secure)
+        .with_same_site(config.cookie.same_site)
+        .with_http_only(true)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(to_time(config.session_inactivity)))
+}
+
+/// Signs `user_id` in. The id is cycled first, so an id an attacker planted
+/// before login (session fixation) is worthless afterwards.
+pub async fn sign_in(
+    session: &Session,
+    user_id: i64,
+) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    let user = SessionUser {
+        id: user_id,
+        renewed_at: now(),
+    };
+    session.insert(USER_KEY, user).await
+}
+
+/// The signed-in user's id, if any.
+///
+/// The store's expiry only moves when the session is written, so a session
+/// that is read but never written would end `inactivity` after sign-in. To
+/// make the timeout an idle timeout without writing on every request, the
+/// session is re-saved once at least half of the idle window has passed.
+pub async fn user_id(
+    session: &Session,
+    inactivity: Duration,
+) -> Result<Option<i64>, tower_sessions::session::Error> {
+    let Some(mut user) = session.get::<SessionUser>(USER_KEY).await? else {
+        return Ok(None);
+    };
+    let half_window = i64::try_from(inactivity.as_secs() / 2).unwrap_or(i64::MAX);
+    if now().saturating_sub(user.renewed_at) >= half_window {
+        user.renewed_at = now();
+        session.insert(USER_KEY, user).await?;
+    }
+    Ok(Some(user.id))
+}
+
+/// Deletes the session record and tells the browser to drop the cookie.
+pub async fn sign_out(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.flush().await
+}
+
+/// Answers whether the store is reachable, with one real round-trip.
+pub async fn ping(store: &Store) -> Result<(), tower_sessions::session_store::Error> {
+    store.load(&Id::default()).await.map(|_| ())
+}
+
+/// Deletes expired sessions every `period`, for as long as the process runs.
+///
+/// The library's own `continuously_delete_expired` returns on its first
+/// error, which would silently end clean-up after one database hiccup; this
+/// loop logs the error and tries again next period.
+pub fn spawn_expired_cleanup(store: Store, period: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(err) = store.delete_expired().await {
+                tracing::warn!(error = %err, "deleting expired sessions failed; retrying next period");
+            }
+        }
+    })
+}
+
+fn to_time(duration: Duration) -> time::Duration {
+    time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

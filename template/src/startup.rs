@@ -1,0 +1,77 @@
+//! Assembling and running the application.
+//!
+//! `Application::build` does everything that can fail at start-up (database,
+//! migrations, session table, binding the port) and reports it, before the
+//! first request is accepted. Tests build the same application on port 0, so
+//! what they exercise is exactly what `main` runs.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::{config::Config, database, middleware, password, routes, session};
+
+/// How often expired sessions are deleted from the store.
+const EXPIRED_SESSION_CLEANUP: Duration = Duration::from_secs(60);
+
+pub struct Application {
+    listener: TcpListener,
+    app: Router,
+    cleanup: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = database::connect(&config.database_url).await?;
+        let store = session::store(db.clone()).await?;
+        let cleanup = session::spawn_expired_cleanup(store.clone(), EXPIRED_SESSION_CLEANUP);
+
+        let state = routes::AppState {
+            db,
+            sessions: store.clone(),
+            session_inactivity: config.session_inactivity,
+            dummy_hash: password::dummy_hash().await?,
+        };
+        let app = middleware::apply(
+            routes::router(state),
+            &config,
+            session::layer(store, &config),
+        );
+
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
+
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            public_origin = %config.public_origin,
+            frontend_origins = ?config.frontend_origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            cookie = %config.cookie,
+            "listening"
+        );
+        Ok(Self {
+            listener,
+            app,
+            cleanup,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let result = axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.cleanup.abort();
+        result
+    }
+}

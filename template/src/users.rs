@@ -1,0 +1,67 @@
+//! The users table: the only place that writes SQL about accounts.
+//!
+//! Handlers speak in `User` values and validated inputs; keeping the queries
+//! here means a change of database touches one file.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+/// An account as the API shows it. The password hash never leaves this module
+/// except as a `Credentials` value for verification.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+}
+
+/// What login needs to check a password.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: Arc<str>,
+}
+
+/// Creation failed because the email is registered already.
+pub struct EmailTaken;
+
+pub async fn insert(
+    db: &SqlitePool,
+    email: &str,
+    password_hash: &str,
+) -> Result<Result<User, EmailTaken>, sqlx::Error> {
+    let inserted = sqlx::query_as::<_, User>(
+        "INSERT INTO users (email, password_hash) VALUES (?, ?) RETURNING id, email",
+    )
+    .bind(email)
+    .bind(password_hash)
+    .fetch_one(db)
+    .await;
+    match inserted {
+        Ok(user) => Ok(Ok(user)),
+        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(Err(EmailTaken)),
+        Err(err) => Err(err),
+    }
+}
+
+pub async fn find_by_id(db: &SqlitePool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>("SELECT id, email FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn credentials_by_email(
+    db: &SqlitePool,
+    email: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    let row: Option<(i64, String, String)> =
+        sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(id, email, hash)| Credentials {
+        user: User { id, email },
+        password_hash: hash.into(),
+    }))
+}

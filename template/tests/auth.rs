@@ -1,0 +1,243 @@
+//! Signup, login, session and logout over real HTTP with a cookie jar.
+
+mod common;
+
+use common::{cookie_pair, error_code, session_set_cookie, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn health_and_readiness_answer_json() {
+    let app = spawn_app().await;
+    let health = app.client.get(app.url("/api/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({ "status": "ok" })
+    );
+
+    let ready = app.client.get(app.url("/api/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        body["checks"],
+        json!({ "database": "ok", "session_store": "ok" })
+    );
+}
+
+#[tokio::test]
+async fn full_session_lifecycle() {
+    let app = spawn_app().await;
+
+    assert_eq!(
+        error_code(app.session().await, StatusCode::UNAUTHORIZED).await,
+        "unauthenticated"
+    );
+
+    let signup = app
+        .signup("Ada@Example.com ", "correct horse battery")
+        .await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let user: Value = signup.json().await.unwrap();
+    assert_eq!(
+        user["user"]["email"], "ada@example.com",
+        "emails are normalised"
+    );
+    assert!(user["user"]["id"].is_i64());
+    assert!(user["user"].get("password_hash").is_none());
+
+    // Signup signs the new user in.
+    let session = app.session().await;
+    assert_eq!(session.status(), StatusCode::OK);
+    assert_eq!(session.headers()["cache-control"], "no-store");
+    assert_eq!(session.json::<Value>().await.unwrap()["user"], user["user"]);
+
+    let logout = app.logout().await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        error_code(app.session().await, StatusCode::UNAUTHORIZED).await,
+        "unauthenticated"
+    );
+
+    let login = app.login("ada@example.com", "correct horse battery").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(login.json::<Value>().await.unwrap()["user"], user["user"]);
+    assert_eq!(app.session().await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn login_issues_a_new_session_id() {
+    let app = spawn_app().await;
+    let signup = app.signup("grace@example.com", "a long passphrase").await;
+    let at_signup = session_set_cookie(signup.headers()).expect("signup sets the cookie");
+
+    let login = app.login("grace@example.com", "a long passphrase").await;
+    let at_login = session_set_cookie(login.headers()).expect("login sets the cookie");
+    assert_ne!(
+        cookie_pair(&at_signup),
+        cookie_pair(&at_login),
+        "the id must rotate at login"
+    );
+}
+
+#[tokio::test]
+async fn old_cookie_is_refused_after_logout() {
+    let app = spawn_app().await;
+    let signup = app.signup("linus@example.com", "a long passphrase").await;
+    let cookie = cookie_pair(&session_set_cookie(signup.headers()).unwrap());
+
+    let replay = || {
+        reqwest::Client::new()
+            .get(app.url("/api/auth/session"))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    assert_eq!(replay().await.unwrap().status(), StatusCode::OK);
+
+    let logout = app.logout().await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let removal = session_set_cookie(logout.headers()).expect("logout removes the cookie");
+    assert!(removal.contains("Max-Age=0"), "{removal}");
+
+    // The server-side record is gone: replaying the copied cookie fails.
+    assert_eq!(
+        error_code(replay().await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        "unauthenticated"
+    );
+}
+
+#[tokio::test]
+async fn cookie_attributes_on_plain_http() {
+    let app = spawn_app().await;
+    let signup = app.signup("ken@example.com", "a long passphrase").await;
+    let cookie = session_set_cookie(signup.headers()).unwrap();
+    assert!(cookie.starts_with("sid="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(attribute), "missing {attribute}: {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-http dev cookie must not be Secure: {cookie}"
+    );
+    assert!(
+        !cookie.contains("Domain"),
+        "host-only cookie expected: {cookie}"
+    );
+}
+
+#[tokio::test]
+async fn cookie_attributes_behind_https() {
+    let app = spawn_app_with(&[("PUBLIC_ORIGIN", "https://api.example.com")]).await;
+    let signup = app.signup("barbara@example.com", "a long passphrase").await;
+    let cookie = session_set_cookie(signup.headers()).unwrap();
+    assert!(cookie.starts_with("__Host-sid="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "missing {attribute}: {cookie}");
+    }
+    assert!(
+        !cookie.contains("Domain"),
+        "__Host- cookies must be host-only: {cookie}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_signup_is_a_conflict() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.signup("dup@example.com", "a long passphrase")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let again = app.signup("DUP@example.com", "another passphrase").await;
+    assert_eq!(error_code(again, StatusCode::CONFLICT).await, "email_taken");
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_look_the_same() {
+    let app = spawn_app().await;
+    app.signup("edsger@example.com", "a long passphrase").await;
+    app.logout().await;
+
+    let unknown = app.login("nobody@example.com", "a long passphrase").await;
+    let wrong = app.login("edsger@example.com", "not the passphrase").await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap(),
+        wrong.json::<Value>().await.unwrap()
+    );
+    assert_eq!(app.session().await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn invalid_input_gets_json_errors() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({ "email": "not-an-email", "password": "a long passphrase" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "email": "short@example.com", "password": "short" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "email": "long@example.com", "password": "x".repeat(129) }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "email": "missing@example.com" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (body, status) in cases {
+        let response = app.post_json("/api/auth/signup", &body).await;
+        error_code(response, status).await;
+    }
+
+    let malformed = app
+        .client
+        .post(app.url("/api/auth/signup"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(malformed, StatusCode::BAD_REQUEST).await,
+        "malformed_body"
+    );
+
+    let no_json = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(no_json, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        "unsupported_media_type"
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_json() {
+    let app = spawn_app().await;
+    let missing = app.client.get(app.url("/api/nope")).send().await.unwrap();
+    assert_eq!(
+        error_code(missing, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+    let wrong_method = app
+        .client
+        .delete(app.url("/api/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(wrong_method, StatusCode::METHOD_NOT_ALLOWED).await,
+        "method_not_allowed"
+    );
+}

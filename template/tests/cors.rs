@@ -1,0 +1,145 @@
+//! CORS for the configured frontend origin, on every kind of response.
+
+mod common;
+
+use common::{FRONTEND, error_code, spawn_app};
+use reqwest::{Response, StatusCode};
+use serde_json::json;
+
+fn assert_cors_allows_frontend(response: &Response) {
+    let headers = response.headers();
+    assert_eq!(
+        headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some(FRONTEND),
+        "status {}",
+        response.status()
+    );
+    assert_eq!(
+        headers
+            .get("access-control-allow-credentials")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    let vary = headers
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_lowercase())
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(
+        vary.contains("origin"),
+        "responses must vary on Origin: {vary}"
+    );
+}
+
+#[tokio::test]
+async fn preflight_from_the_frontend_is_allowed() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/auth/login"))
+        .header("origin", FRONTEND)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_cors_allows_frontend(&response);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_lowercase();
+    assert!(header("access-control-allow-methods").contains("post"));
+    assert!(header("access-control-allow-headers").contains("content-type"));
+    assert_eq!(header("access-control-max-age"), "600");
+}
+
+#[tokio::test]
+async fn credentialed_responses_carry_cors_headers_errors_included() {
+    let app = spawn_app().await;
+    let get = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .header("origin", FRONTEND)
+            .send()
+    };
+
+    let unauthenticated = get("/api/auth/session").await.unwrap();
+    assert_cors_allows_frontend(&unauthenticated);
+    assert_eq!(
+        error_code(unauthenticated, StatusCode::UNAUTHORIZED).await,
+        "unauthenticated"
+    );
+
+    let missing = get("/api/nowhere").await.unwrap();
+    assert_cors_allows_frontend(&missing);
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    let bad_body = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("origin", FRONTEND)
+        .header("sec-fetch-site", "same-site")
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_cors_allows_frontend(&bad_body);
+    assert_eq!(bad_body.status(), StatusCode::BAD_REQUEST);
+
+    // A full signed-in round trip from the frontend origin.
+    let signup = app
+        .client
+        .post(app.url("/api/auth/signup"))
+        .header("origin", FRONTEND)
+        .header("sec-fetch-site", "same-site")
+        .json(&json!({ "email": "cors@example.com", "password": "a long passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    assert_cors_allows_frontend(&signup);
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let session = get("/api/auth/session").await.unwrap();
+    assert_cors_allows_frontend(&session);
+    assert_eq!(session.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn other_origins_get_no_allow_origin() {
+    let app = spawn_app().await;
+    for origin in [
+        "https://evil.example",
+        "http://localhost:5174",
+        "https://localhost:5173",
+        "null",
+    ] {
+        let preflight = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url("/api/auth/session"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            preflight
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{origin}"
+        );
+
+        let get = app
+            .client
+            .get(app.url("/api/auth/session"))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            get.headers().get("access-control-allow-origin").is_none(),
+            "{origin}"
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Cross-site request forgery: what CORS cannot stop, the CSRF layer must.
+//!
+//! A `text/plain` POST needs no preflight, so a hostile page can send it with
+//! the victim's cookies. These requests carry the headers a browser sends.
+
+mod common;
+
+use common::{error_code, spawn_app};
+use reqwest::StatusCode;
+
+const EVIL: &str = "https://evil.example";
+
+#[tokio::test]
+async fn cross_site_text_plain_post_is_refused() {
+    let app = spawn_app().await;
+    for path in ["/api/auth/login", "/api/auth/signup", "/api/auth/logout"] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .header("origin", EVIL)
+            .header("sec-fetch-site", "cross-site")
+            .header("content-type", "text/plain")
+            .body(r#"{"email":"victim@example.com","password":"a long passphrase"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(response, StatusCode::FORBIDDEN).await,
+            "cross_site_request",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cross_origin_post_from_an_old_browser_is_refused() {
+    // No Sec-Fetch-Site (older browsers, plain-http non-localhost hosts):
+    // the Origin must then match the host.
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .header("origin", EVIL)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn same_origin_and_non_browser_requests_pass() {
+    let app = spawn_app().await;
+    let same_origin = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), StatusCode::NO_CONTENT);
+
+    // curl and server-to-server clients send neither header.
+    let plain = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn safe_methods_are_never_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/health"))
+        .header("origin", EVIL)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
