@@ -1,0 +1,136 @@
+//! Shared helpers: run cargo-generate on this template and cargo on the result.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use tempfile::TempDir;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One target directory for every generated project, so their dependencies
+/// compile once per run (and once across runs on a developer machine). It is
+/// outside the checkout: `cargo generate --path .` copies everything it finds.
+pub fn shared_target_dir() -> PathBuf {
+    std::env::var_os("GENERATED_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("axum-session-starter-target"))
+}
+
+/// A copy of the template as a fresh clone holds it: the checkout without
+/// `.git` and build output (cargo-generate `--path` copies every file it finds,
+/// and a `target/` of gigabytes would be copied on every generation).
+pub fn template_copy() -> TempDir {
+    let copy = tempfile::tempdir().expect("temp dir");
+    copy_tree(&repo_root(), copy.path());
+    copy
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).expect("readable checkout") {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        let file_type = entry.file_type().expect("file type");
+        if from == repo_root() && (name == "target" || name == ".git") {
+            continue;
+        }
+        let dest = to.join(&name);
+        if file_type.is_dir() {
+            fs::create_dir_all(&dest).expect("create dir");
+            copy_tree(&entry.path(), &dest);
+        } else if file_type.is_file() {
+            fs::copy(entry.path(), &dest).expect("copy file");
+        }
+    }
+}
+
+/// Runs `cargo generate --silent` into `destination` with `--define`s.
+pub fn generate(
+    template: &Path,
+    destination: &Path,
+    name: &str,
+    defines: &[(&str, &str)],
+) -> Output {
+    let mut command = Command::new("cargo");
+    command
+        .arg("generate")
+        .arg("--path")
+        .arg(template)
+        .args(["--name", name, "--silent", "--vcs", "none"])
+        .arg("--destination")
+        .arg(destination)
+        .env_remove("RUST_BACKTRACE");
+    for (key, value) in defines {
+        command.arg("--define").arg(format!("{key}={value}"));
+    }
+    let output = command.output().expect("cargo runs");
+    if String::from_utf8_lossy(&output.stderr).contains("no such command: `generate`") {
+        panic!(
+            "cargo-generate is not installed: run `cargo install cargo-generate --version 0.23.7 --locked` (see README.md)"
+        );
+    }
+    output
+}
+
+/// Runs cargo in a generated project with the shared target directory and
+/// returns its combined output, failing the test with it when cargo fails.
+pub fn cargo(project: &Path, args: &[&str]) -> String {
+    let output = Command::new("cargo")
+        .args(args)
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("cargo runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "`cargo {}` failed in {}:\n{text}",
+        args.join(" "),
+        project.display()
+    );
+    text
+}
+
+/// Every file below `dir`, relative to it, sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).expect("readable dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).expect("below root").to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// What is directly inside `dir`.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("readable dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
