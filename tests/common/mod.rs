@@ -23,31 +23,40 @@ pub fn shared_target_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("axum-session-starter-target"))
 }
 
-/// A copy of the template as a fresh clone holds it: the checkout without
-/// `.git` and build output (cargo-generate `--path` copies every file it finds,
-/// and a `target/` of gigabytes would be copied on every generation).
+/// A copy of the template as a fresh clone would hold it: the files git
+/// tracks plus new ones it does not ignore. (Copying the working tree instead
+/// would hide a file that `.gitignore` keeps out of the repository, and
+/// `cargo generate --path` copies everything, `target/` included.)
 pub fn template_copy() -> TempDir {
+    let root = repo_root();
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("git runs");
+    assert!(
+        listed.status.success(),
+        "git ls-files failed: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let copy = tempfile::tempdir().expect("temp dir");
-    copy_tree(&repo_root(), copy.path());
-    copy
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in fs::read_dir(from).expect("readable checkout") {
-        let entry = entry.expect("dir entry");
-        let name = entry.file_name();
-        let file_type = entry.file_type().expect("file type");
-        if from == repo_root() && (name == "target" || name == ".git") {
-            continue;
+    for path in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let relative = Path::new(std::str::from_utf8(path).expect("UTF-8 path"));
+        let source = root.join(relative);
+        if !source.is_file() {
+            continue; // deleted in the working tree
         }
-        let dest = to.join(&name);
-        if file_type.is_dir() {
-            fs::create_dir_all(&dest).expect("create dir");
-            copy_tree(&entry.path(), &dest);
-        } else if file_type.is_file() {
-            fs::copy(entry.path(), &dest).expect("copy file");
-        }
+        let dest = copy.path().join(relative);
+        fs::create_dir_all(dest.parent().expect("has parent")).expect("create dir");
+        fs::copy(&source, &dest).expect("copy file");
     }
+    copy
 }
 
 /// Runs `cargo generate --silent` into `destination` with `--define`s.
