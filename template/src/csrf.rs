@@ -16,11 +16,15 @@ use crate::{error::ApiError, origin::Origin};
 
 type Rejection = fn(ProtectionError) -> Response;
 
-/// A `CsrfLayer` trusting exactly `trusted_origins` (plus this host),
-/// answering refusals in the API's JSON error format.
-pub fn layer(trusted_origins: &[Origin]) -> CsrfLayer<Rejection> {
-    trusted_origins
-        .iter()
+/// A `CsrfLayer` trusting this backend's public origin and the frontend
+/// origins, answering refusals in the API's JSON error format.
+///
+/// The public origin is listed because the layer's own same-origin fallback
+/// (for requests without `Sec-Fetch-Site`) compares `Origin` with the `Host`
+/// header, which a reverse proxy may rewrite.
+pub fn layer(public_origin: &Origin, frontend_origins: &[Origin]) -> CsrfLayer<Rejection> {
+    std::iter::once(public_origin)
+        .chain(frontend_origins)
         .fold(CsrfLayer::new(), |layer, origin| {
             layer
                 .add_trusted_origin(origin.as_str())

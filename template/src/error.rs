@@ -36,10 +36,6 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
     /// A dependency (database, session store) did not answer: 503, so clients
     /// and load balancers retry instead of treating it as a bug.
     pub fn unavailable(what: &'static str, err: impl std::fmt::Display) -> Self {

@@ -1,10 +1,21 @@
 //! The middleware stack, built in this one place so its order can be read
 //! and reasoned about.
 
-use axum::{Router, http::StatusCode, response::IntoResponse};
+use std::any::Any;
+
+use axum::{
+    Router,
+    http::StatusCode,
+    middleware::map_response,
+    response::{IntoResponse, Response},
+};
 use tower::ServiceBuilder;
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+};
 use tower_sessions::SessionManagerLayer;
+use tracing::Level;
 
 {% if cross_origin -%}
 use crate::cors;
@@ -18,9 +29,11 @@ use crate::{config::Config, csrf, error::ApiError, session};
 ///    response, errors included, carries the CORS headers the browser needs
 ///    to let the frontend read it;
 {%- endif %}
-/// 1. tracing: a span per request;
+/// 1. tracing: a span per request, and one log line per response;
 /// 1. panic catching: a bug becomes a JSON 500, never a dropped connection;
 /// 1. CSRF: cross-site writes stop before they touch a session;
+/// 1. the session layer's own failure (saving after the handler) becomes a
+///    JSON 503 instead of its empty 500;
 /// 1. sessions, nearest the handlers that use them.
 pub fn apply(
     routes: Router,
@@ -29,17 +42,17 @@ pub fn apply(
 ) -> Router {
     // In a ServiceBuilder the first layer is the outermost.
     let stack = ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http())
-        .layer(CatchPanicLayer::custom(|_panic| {
-            tracing::error!("a handler panicked");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "something went wrong",
-            )
-            .into_response()
-        }))
-        .layer(csrf::layer(config.frontend_origins()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(csrf::layer(
+            &config.public_origin,
+            config.frontend_origins(),
+        ))
+        .layer(map_response(session::explain_failed_save))
         .layer(sessions);
 {%- if cross_origin %}
     // With `Router::layer` the last layer is the outermost, so CORS goes on
@@ -51,4 +64,20 @@ pub fn apply(
 {%- else %}
     routes.layer(stack)
 {%- endif %}
+}
+
+/// Logs a handler's panic and answers it like any other error.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "something went wrong",
+    )
+    .into_response()
 }

@@ -14,7 +14,12 @@ use tower_sessions::{
 };
 use tower_sessions_sqlx_store::{SqliteStore, sqlx::SqlitePool};
 
-use crate::config::Config;
+use axum::{
+    http::header,
+    response::{IntoResponse, Response},
+};
+
+use crate::{config::Config, error::ApiError};
 
 /// The session store this project was generated with.
 pub type Store = SqliteStore;
@@ -75,8 +80,17 @@ pub async fn user_id(
     session: &Session,
     inactivity: Duration,
 ) -> Result<Option<i64>, tower_sessions::session::Error> {
-    let Some(mut user) = session.get::<SessionUser>(USER_KEY).await? else {
-        return Ok(None);
+    let mut user = match session.get::<SessionUser>(USER_KEY).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Ok(None),
+        // Written by an older version of `SessionUser`: treat it as signed
+        // out rather than failing every request until it expires.
+        Err(tower_sessions::session::Error::SerdeJson(err)) => {
+            tracing::info!(error = %err, "discarding a session this version cannot read");
+            session.flush().await?;
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
     };
     let half_window = i64::try_from(inactivity.as_secs() / 2).unwrap_or(i64::MAX);
     if now().saturating_sub(user.renewed_at) >= half_window {
@@ -89,6 +103,21 @@ pub async fn user_id(
 /// Deletes the session record and tells the browser to drop the cookie.
 pub async fn sign_out(session: &Session) -> Result<(), tower_sessions::session::Error> {
     session.flush().await
+}
+
+/// Replaces the session layer's bare 500 with a JSON 503.
+///
+/// When saving a modified session after the handler fails, tower-sessions
+/// answers an empty 500. Inside this layer every handler and extractor answers
+/// JSON, so an empty 5xx can only be that failed save.
+pub async fn explain_failed_save(response: Response) -> Response {
+    let bare_server_error = response.status().is_server_error()
+        && !response.headers().contains_key(header::CONTENT_TYPE);
+    if bare_server_error {
+        ApiError::unavailable("session store", "saving the session failed").into_response()
+    } else {
+        response
+    }
 }
 
 /// Answers whether the store is reachable, with one real round-trip.

@@ -66,18 +66,28 @@ async fn full_session_lifecycle() {
 }
 
 #[tokio::test]
-async fn login_issues_a_new_session_id() {
+async fn login_issues_a_new_session_id_and_retires_the_old_one() {
     let app = spawn_app().await;
     let signup = app.signup("grace@example.com", "a long passphrase").await;
-    let at_signup = session_set_cookie(signup.headers()).expect("signup sets the cookie");
+    let before =
+        cookie_pair(&session_set_cookie(signup.headers()).expect("signup sets the cookie"));
 
     let login = app.login("grace@example.com", "a long passphrase").await;
-    let at_login = session_set_cookie(login.headers()).expect("login sets the cookie");
-    assert_ne!(
-        cookie_pair(&at_signup),
-        cookie_pair(&at_login),
-        "the id must rotate at login"
+    let after = cookie_pair(&session_set_cookie(login.headers()).expect("login sets the cookie"));
+    assert_ne!(before, after, "the id must rotate at login");
+
+    // An id known before login (planted or stolen) is worthless after it.
+    let replay = reqwest::Client::new()
+        .get(app.url("/api/auth/session"))
+        .header("cookie", before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(replay, StatusCode::UNAUTHORIZED).await,
+        "unauthenticated"
     );
+    assert_eq!(app.session().await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

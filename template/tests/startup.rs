@@ -1,18 +1,57 @@
-//! The real binary refuses bad configuration with one line, not a panic.
+//! The real binary: bad configuration stops it with one line, not a panic,
+//! and SIGTERM stops it gracefully.
 
-use std::process::Command;
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
 
-fn run_with(var: &str, value: &str) -> std::process::Output {
-    let data = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_{{project-name}}"))
+/// Generous bound for anything the binary does at start-up or shutdown.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The binary with a throwaway database and a random port; the project's
+/// `.env` fills in everything not set here.
+fn server(data: &tempfile::TempDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_{{project-name}}"));
+    command
         .env("BIND_ADDR", "127.0.0.1:0")
         .env(
             "DATABASE_URL",
             format!("sqlite://{}", data.path().join("x.db").display()),
         )
-        .env(var, value)
-        .output()
-        .expect("binary runs")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Kills the process when a test fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    /// Waits for the exit status, failing the test after `PATIENCE`.
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {PATIENCE:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 #[test]
@@ -27,12 +66,50 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
         ("FRONTEND_ORIGINS", "http://localhost:5173/"),
 {%- endif %}
     ] {
-        let output = run_with(var, value);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{var}={value}: {stderr}");
+        let data = tempfile::tempdir().unwrap();
+        let mut running = Running(server(&data).env(var, value).spawn().unwrap());
+        let status = running.wait();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(running.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(1), "{var}={value}: {stderr}");
         assert!(stderr.starts_with("configuration error: "), "{stderr}");
         assert!(stderr.contains(var), "{stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let data = tempfile::tempdir().unwrap();
+    let mut running = Running(server(&data).spawn().unwrap());
+
+    // Forward log lines through a channel so that waiting for one can time out.
+    let (lines_tx, lines) = mpsc::channel();
+    let stdout = running.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| loop {
+        match lines.recv_timeout(PATIENCE) {
+            Ok(line) if line.contains(needle) => break,
+            Ok(_) => {}
+            Err(err) => panic!("no log line containing {needle:?}: {err}"),
+        }
+    };
+
+    wait_for("listening");
+    let signalled = Command::new("kill")
+        .args(["-TERM", &running.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    wait_for("shutting down");
+    let status = running.wait();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
 }

@@ -59,6 +59,15 @@ pub fn template_copy() -> TempDir {
     copy
 }
 
+/// How cargo-generate is pointed at the template.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    /// `--path <clone>`
+    Path,
+    /// `--git <repository>`: a commit of the template copy, cloned by cargo-generate.
+    Git,
+}
+
 /// Runs `cargo generate --silent` into `destination` with `--define`s.
 pub fn generate(
     template: &Path,
@@ -66,10 +75,26 @@ pub fn generate(
     name: &str,
     defines: &[(&str, &str)],
 ) -> Output {
+    generate_from(Source::Path, template, destination, name, defines)
+}
+
+pub fn generate_from(
+    source: Source,
+    template: &Path,
+    destination: &Path,
+    name: &str,
+    defines: &[(&str, &str)],
+) -> Output {
     let mut command = Command::new("cargo");
+    command.arg("generate");
+    match source {
+        Source::Path => command.arg("--path"),
+        Source::Git => {
+            commit_all(template);
+            command.arg("--git")
+        }
+    };
     command
-        .arg("generate")
-        .arg("--path")
         .arg(template)
         .args(["--name", name, "--silent", "--vcs", "none"])
         .arg("--destination")
@@ -85,6 +110,30 @@ pub fn generate(
         );
     }
     output
+}
+
+/// Makes `dir` a git repository with everything in it committed.
+fn commit_all(dir: &Path) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "-qm",
+            "template",
+        ],
+    ] {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?} failed in {}", dir.display());
+    }
 }
 
 /// Runs cargo in a generated project with the shared target directory and

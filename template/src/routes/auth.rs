@@ -27,8 +27,9 @@ const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
 /// RFC 5321's limit on a forward path.
 const MAX_EMAIL_LEN: usize = 254;
 
+/// The body of signup and login.
 #[derive(Deserialize)]
-pub struct Credentials {
+pub struct EmailPassword {
     email: String,
     password: String,
 }
@@ -36,7 +37,7 @@ pub struct Credentials {
 pub async fn signup(
     State(state): State<AppState>,
     session: Session,
-    Json(input): Json<Credentials>,
+    Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = normalise_email(&input.email)?;
     let count = input.password.chars().count();
@@ -65,7 +66,7 @@ pub async fn signup(
 pub async fn login(
     State(state): State<AppState>,
     session: Session,
-    Json(input): Json<Credentials>,
+    Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
     let wrong = || {
         ApiError::new(
@@ -133,7 +134,7 @@ fn invalid(message: String) -> ApiError {
 }
 
 fn internal(err: anyhow::Error) -> ApiError {
-    tracing::error!(error = %err, "password hashing failed");
+    tracing::error!(error = %err, "password hashing or verification failed");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",

@@ -24,17 +24,24 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database =
         check(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()) }).await;
     let session_store = check(session::ping(&state.sessions)).await;
-    let all_ok = database == "ok" && session_store == "ok";
-    let status = if all_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let checks = json!({ "database": database, "session_store": session_store });
+    let down: Vec<&str> = [("database", database), ("session store", session_store)]
+        .into_iter()
+        .filter(|(_, state)| *state != "ok")
+        .map(|(name, _)| name)
+        .collect();
+    if down.is_empty() {
+        return (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "checks": checks })),
+        );
+    }
+    let message = format!("not ready: {} down", down.join(" and "));
     let body = json!({
-        "status": if all_ok { "ready" } else { "unavailable" },
-        "checks": { "database": database, "session_store": session_store },
+        "error": { "code": "not_ready", "message": message },
+        "checks": checks,
     });
-    (status, Json(body))
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
 }
 
 async fn check<E: std::fmt::Display>(probe: impl Future<Output = Result<(), E>>) -> &'static str {
