@@ -116,7 +116,9 @@ pub fn generate_from(
 fn commit_all(dir: &Path) {
     for args in [
         &["init", "-q"][..],
-        &["add", "-A"],
+        // --force: the copy holds exactly the repository's files, some of
+        // which (template/.env) a .gitignore inside template/ would skip.
+        &["add", "-A", "--force"],
         &[
             "-c",
             "user.name=test",
