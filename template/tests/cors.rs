@@ -37,15 +37,7 @@ fn assert_cors_allows_frontend(response: &Response) {
 #[tokio::test]
 async fn preflight_from_the_frontend_is_allowed() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/auth/login"))
-        .header("origin", FRONTEND)
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+    let response = app.preflight("/api/auth/login", FRONTEND, "POST").await;
     assert!(response.status().is_success(), "{}", response.status());
     assert_cors_allows_frontend(&response);
     let header = |name: &str| response.headers()[name].to_str().unwrap().to_lowercase();
@@ -57,21 +49,16 @@ async fn preflight_from_the_frontend_is_allowed() {
 #[tokio::test]
 async fn credentialed_responses_carry_cors_headers_errors_included() {
     let app = spawn_app().await;
-    let get = |path: &str| {
-        app.client
-            .get(app.url(path))
-            .header("origin", FRONTEND)
-            .send()
-    };
+    let get = |path| app.get_from(path, FRONTEND);
 
-    let unauthenticated = get("/api/auth/session").await.unwrap();
+    let unauthenticated = get("/api/auth/session").await;
     assert_cors_allows_frontend(&unauthenticated);
     assert_eq!(
         error_code(unauthenticated, StatusCode::UNAUTHORIZED).await,
         "unauthenticated"
     );
 
-    let missing = get("/api/nowhere").await.unwrap();
+    let missing = get("/api/nowhere").await;
     assert_cors_allows_frontend(&missing);
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
@@ -100,7 +87,7 @@ async fn credentialed_responses_carry_cors_headers_errors_included() {
         .unwrap();
     assert_cors_allows_frontend(&signup);
     assert_eq!(signup.status(), StatusCode::CREATED);
-    let session = get("/api/auth/session").await.unwrap();
+    let session = get("/api/auth/session").await;
     assert_cors_allows_frontend(&session);
     assert_eq!(session.status(), StatusCode::OK);
 }
@@ -114,32 +101,11 @@ async fn other_origins_get_no_allow_origin() {
         "https://localhost:5173",
         "null",
     ] {
-        let preflight = app
-            .client
-            .request(reqwest::Method::OPTIONS, app.url("/api/auth/session"))
-            .header("origin", origin)
-            .header("access-control-request-method", "GET")
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            preflight
-                .headers()
-                .get("access-control-allow-origin")
-                .is_none(),
-            "{origin}"
-        );
-
-        let get = app
-            .client
-            .get(app.url("/api/auth/session"))
-            .header("origin", origin)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            get.headers().get("access-control-allow-origin").is_none(),
-            "{origin}"
-        );
+        let preflight = app.preflight("/api/auth/session", origin, "GET").await;
+        let get = app.get_from("/api/auth/session", origin).await;
+        for response in [preflight, get] {
+            let allowed = response.headers().get("access-control-allow-origin");
+            assert!(allowed.is_none(), "{origin}: {allowed:?}");
+        }
     }
 }

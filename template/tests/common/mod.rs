@@ -106,6 +106,29 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// The preflight a browser sends before a credentialed JSON `method`
+    /// request from a page on `origin`.
+    pub async fn preflight(&self, path: &str, origin: &str, method: &str) -> Response {
+        self.client
+            .request(reqwest::Method::OPTIONS, self.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// A GET as fetch sends it from a page on `origin`.
+    pub async fn get_from(&self, path: &str, origin: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn logout(&self) -> Response {
         self.client
             .post(self.url("/api/auth/logout"))
