@@ -7,17 +7,16 @@
 
 use std::time::Duration;
 
+use axum::{
+    http::header,
+    response::{IntoResponse, Response},
+};
 use serde::{Deserialize, Serialize};
 use tower_sessions::{
     Expiry, Session, SessionManagerLayer, SessionStore, cookie::time, session::Id,
     session_store::ExpiredDeletion,
 };
 use tower_sessions_sqlx_store::{SqliteStore, sqlx::SqlitePool};
-
-use axum::{
-    http::header,
-    response::{IntoResponse, Response},
-};
 
 use crate::{config::Config, error::ApiError};
 
