@@ -9,18 +9,21 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use common::{entries, template_copy};
+use common::{cargo_generate, entries, template_copy};
 
 /// Runs `cargo generate` interactively, typing `keys`.
 fn generate_typing(template: &Path, destination: &Path, keys: &str) -> Output {
     let command = format!(
-        "cargo generate --path '{}' --destination '{}' --name typed-app --vcs none",
+        "'{}' generate --path '{}' --destination '{}' --name typed-app --vcs none",
+        cargo_generate(),
         template.display(),
         destination.display()
     );
     // `timeout` bounds a prompt that would wait for keys that never come.
     let mut child = Command::new("timeout")
         .args(["120", "script", "-qec", &command, "/dev/null"])
+        // Never the checkout: see `common::generate_from`.
+        .current_dir(destination)
         .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -59,6 +59,13 @@ pub fn template_copy() -> TempDir {
     copy
 }
 
+/// The cargo-generate executable under test: `CARGO_GENERATE` if set (CI
+/// runs the suite once per supported release), else `cargo-generate` from
+/// the `PATH`. It is run as cargo runs it, with `generate` as first argument.
+pub fn cargo_generate() -> String {
+    std::env::var("CARGO_GENERATE").unwrap_or_else(|_| "cargo-generate".to_owned())
+}
+
 /// How cargo-generate is pointed at the template.
 #[derive(Clone, Copy, Debug)]
 pub enum Source {
@@ -85,7 +92,7 @@ pub fn generate_from(
     name: &str,
     defines: &[(&str, &str)],
 ) -> Output {
-    let mut command = Command::new("cargo");
+    let mut command = Command::new(cargo_generate());
     command.arg("generate");
     match source {
         Source::Path => command.arg("--path"),
@@ -99,17 +106,21 @@ pub fn generate_from(
         .args(["--name", name, "--silent", "--vcs", "none"])
         .arg("--destination")
         .arg(destination)
+        // Run where the project goes, as a user would. Never from the
+        // checkout: cargo-generate 0.23.10 and 0.23.11 remove the hook
+        // scripts' paths relative to the working directory after generating,
+        // which there would delete this repository's own hooks/*.rhai.
+        .current_dir(destination)
         .env_remove("RUST_BACKTRACE");
     for (key, value) in defines {
         command.arg("--define").arg(format!("{key}={value}"));
     }
-    let output = command.output().expect("cargo runs");
-    if String::from_utf8_lossy(&output.stderr).contains("no such command: `generate`") {
+    command.output().unwrap_or_else(|err| {
         panic!(
-            "cargo-generate is not installed: run `cargo install cargo-generate --version 0.23.7 --locked` (see README.md)"
-        );
-    }
-    output
+            "cannot run {} ({err}): install it with `cargo install cargo-generate --version 0.23.7 --locked` (see README.md)",
+            cargo_generate()
+        )
+    })
 }
 
 /// Makes `dir` a git repository with everything in it committed.
