@@ -77,12 +77,7 @@ async fn login_issues_a_new_session_id_and_retires_the_old_one() {
     assert_ne!(before, after, "the id must rotate at login");
 
     // An id known before login (planted or stolen) is worthless after it.
-    let replay = reqwest::Client::new()
-        .get(app.url("/api/auth/session"))
-        .header("cookie", before)
-        .send()
-        .await
-        .unwrap();
+    let replay = app.session_with_cookie(&before).await;
     assert_eq!(
         error_code(replay, StatusCode::UNAUTHORIZED).await,
         "unauthenticated"
@@ -96,13 +91,10 @@ async fn old_cookie_is_refused_after_logout() {
     let signup = app.signup("linus@example.com", "a long passphrase").await;
     let cookie = cookie_pair(&session_set_cookie(signup.headers()).unwrap());
 
-    let replay = || {
-        reqwest::Client::new()
-            .get(app.url("/api/auth/session"))
-            .header("cookie", cookie.clone())
-            .send()
-    };
-    assert_eq!(replay().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.session_with_cookie(&cookie).await.status(),
+        StatusCode::OK
+    );
 
     let logout = app.logout().await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
@@ -111,7 +103,11 @@ async fn old_cookie_is_refused_after_logout() {
 
     // The server-side record is gone: replaying the copied cookie fails.
     assert_eq!(
-        error_code(replay().await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        error_code(
+            app.session_with_cookie(&cookie).await,
+            StatusCode::UNAUTHORIZED
+        )
+        .await,
         "unauthenticated"
     );
 }

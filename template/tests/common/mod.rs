@@ -106,6 +106,17 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// `GET /api/auth/session` with a copied `name=value` cookie, from a
+    /// client without a jar, as an attacker replaying a stolen cookie would.
+    pub async fn session_with_cookie(&self, cookie: &str) -> Response {
+        Client::new()
+            .get(self.url("/api/auth/session"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// The preflight a browser sends before a credentialed JSON `method`
     /// request from a page on `origin`.
     pub async fn preflight(&self, path: &str, origin: &str, method: &str) -> Response {
