@@ -175,6 +175,30 @@ fn a_non_boolean_cross_origin_answer_is_refused_and_leaves_nothing() {
     assert!(entries(destination.path()).is_empty());
 }
 
+/// A store that is not one of the choices is refused, naming the prompt and
+/// the value (by cargo-generate itself, or by hooks/validate.rhai where a
+/// release does not check `--define`s against `choices`).
+#[test]
+fn an_unknown_store_is_refused_and_leaves_nothing() {
+    let template = template_copy();
+    for (prompt, given) in [("database", "mysql"), ("session_store", "memcached")] {
+        let destination = tempfile::tempdir().unwrap();
+        let output = generate(
+            template.path(),
+            destination.path(),
+            "bad-answer",
+            &[("cross_origin", "false"), BACKEND, (prompt, given)],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{prompt}={given} was accepted");
+        assert!(
+            stderr.contains(&format!("\"{given}\"")) && stderr.contains(prompt),
+            "{prompt}={given}:\n{stderr}"
+        );
+        assert!(entries(destination.path()).is_empty());
+    }
+}
+
 #[test]
 fn answers_are_normalised_to_what_browsers_send() {
     let template = template_copy();

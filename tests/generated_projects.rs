@@ -8,56 +8,106 @@ use std::{fs, path::Path};
 
 use common::{Source, cargo, entries, files_below, generate_from, template_copy};
 
-/// Answers given as `--define`s, and what must then hold for the project.
+/// One combination of answers, and what must then hold for the project.
 struct Case {
-    name: &'static str,
     /// Both ways of pointing cargo-generate at the template are exercised.
     source: Source,
-    defines: &'static [(&'static str, &'static str)],
     cross_origin: bool,
+    database: &'static str,
+    session_store: &'static str,
 }
 
-const CASES: &[Case] = &[
-    Case {
-        name: "cross-origin-app",
-        source: Source::Path,
-        defines: &[
-            ("cross_origin", "true"),
-            ("public_origin", "http://localhost:8080"),
-            ("frontend_origin", "http://localhost:5173"),
-        ],
-        cross_origin: true,
-    },
-    Case {
-        name: "same-origin-app",
-        source: Source::Git,
-        defines: &[
-            ("cross_origin", "false"),
-            ("public_origin", "http://localhost:8080"),
-        ],
-        cross_origin: false,
-    },
-];
+impl Case {
+    fn name(&self) -> String {
+        let origin = if self.cross_origin { "cross" } else { "same" };
+        format!("{origin}-{}-{}-app", self.database, self.session_store)
+    }
 
+    /// Whether several instances can share this project's stores.
+    fn shared_store(&self) -> bool {
+        self.database == "postgres" || self.session_store == "redis"
+    }
+
+    /// The long-standing default answers, which the `smoke` matrix keeps.
+    fn is_default_store(&self) -> bool {
+        self.database == "sqlite" && self.session_store == "database"
+    }
+}
+
+fn case(cross_origin: bool, database: &'static str, session_store: &'static str) -> Case {
+    Case {
+        source: if cross_origin { Source::Path } else { Source::Git },
+        cross_origin,
+        database,
+        session_store,
+    }
+}
+
+// Every combination of the answers that change code.
 #[test]
-fn cross_origin_project() {
-    check(&CASES[0]);
+fn cross_origin_sqlite() {
+    check(&case(true, "sqlite", "database"));
 }
 
 #[test]
-fn same_origin_project() {
-    check(&CASES[1]);
+fn same_origin_sqlite() {
+    check(&case(false, "sqlite", "database"));
+}
+
+#[test]
+fn cross_origin_sqlite_redis() {
+    check(&case(true, "sqlite", "redis"));
+}
+
+#[test]
+fn same_origin_sqlite_redis() {
+    check(&case(false, "sqlite", "redis"));
+}
+
+#[test]
+fn cross_origin_postgres() {
+    check(&case(true, "postgres", "database"));
+}
+
+#[test]
+fn same_origin_postgres() {
+    check(&case(false, "postgres", "database"));
+}
+
+#[test]
+fn cross_origin_postgres_redis() {
+    check(&case(true, "postgres", "redis"));
+}
+
+#[test]
+fn same_origin_postgres_redis() {
+    check(&case(false, "postgres", "redis"));
 }
 
 fn check(case: &Case) {
+    // `TEMPLATE_MATRIX=smoke` (used by .ci/run for the extra cargo-generate
+    // releases) keeps the two default-store projects; the full matrix runs
+    // once, with the README's cargo-generate.
+    if std::env::var("TEMPLATE_MATRIX").as_deref() == Ok("smoke") && !case.is_default_store() {
+        eprintln!("{}: not in the smoke matrix (TEMPLATE_MATRIX=smoke)", case.name());
+        return;
+    }
+    let name = case.name();
+    let defines = [
+        ("cross_origin", if case.cross_origin { "true" } else { "false" }),
+        ("public_origin", "http://localhost:8080"),
+        ("frontend_origin", "http://localhost:5173"),
+        ("database", case.database),
+        ("session_store", case.session_store),
+    ];
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
     let output = generate_from(
         case.source,
         template.path(),
         destination.path(),
-        case.name,
-        case.defines,
+        &name,
+        &defines,
     );
     assert!(
         output.status.success(),
@@ -65,8 +115,8 @@ fn check(case: &Case) {
         String::from_utf8_lossy(&output.stderr)
     );
     // Exactly one new folder, named after the project.
-    assert_eq!(entries(destination.path()), [case.name]);
-    let project = destination.path().join(case.name);
+    assert_eq!(entries(destination.path()), [name.as_str()]);
+    let project = destination.path().join(&name);
 
     check_tree(&project, case);
 
@@ -81,10 +131,38 @@ fn check(case: &Case) {
     } else {
         "test no_access_control_headers_for_any_origin ... ok"
     };
-    assert!(
-        tests.contains(live_check),
-        "missing `{live_check}` in:\n{tests}"
-    );
+    let mut live_checks = vec![
+        live_check,
+        "test users_and_sessions_survive_a_restart ... ok",
+    ];
+    if case.shared_store() {
+        live_checks.extend([
+            "test a_login_through_one_instance_is_seen_by_another ... ok",
+            "test a_logout_through_one_instance_ends_the_session_on_all ... ok",
+        ]);
+    }
+    for live_check in live_checks {
+        assert!(
+            tests.contains(live_check),
+            "missing `{live_check}` in:\n{tests}"
+        );
+    }
+    check_dependencies(&project, case);
+}
+
+/// Each choice compiles in only what it needs: sqlx with exactly one
+/// driver, fred only for Redis.
+fn check_dependencies(project: &Path, case: &Case) {
+    let tree = cargo(project, &["tree", "--edges", "normal", "--prefix", "none"]);
+    let has = |krate: &str| tree.lines().any(|l| l.starts_with(&format!("{krate} v")));
+    let postgres = case.database == "postgres";
+    let redis = case.session_store == "redis";
+    assert_eq!(has("sqlx-postgres"), postgres, "sqlx-postgres:\n{tree}");
+    assert_eq!(has("sqlx-sqlite"), !postgres, "sqlx-sqlite:\n{tree}");
+    assert!(!has("sqlx-mysql"), "sqlx-mysql:\n{tree}");
+    assert_eq!(has("fred"), redis, "fred:\n{tree}");
+    assert_eq!(has("tower-sessions-redis-store"), redis, "{tree}");
+    assert_eq!(has("tower-sessions-sqlx-store"), !redis, "{tree}");
 }
 
 fn check_tree(project: &Path, case: &Case) {
@@ -102,6 +180,10 @@ fn check_tree(project: &Path, case: &Case) {
         "src/csrf.rs",
         "tests/auth.rs",
         "tests/csrf.rs",
+        "tests/restart.rs",
+        "src/database.rs",
+        "src/session_store.rs",
+        "tests/common/test_database.rs",
     ] {
         assert!(
             files.iter().any(|f| f == Path::new(required)),
@@ -121,7 +203,17 @@ fn check_tree(project: &Path, case: &Case) {
             "leaked {path:?}"
         );
         assert_ne!(path, Path::new("cargo-generate.toml"));
+        // The other choices' implementations are left out, not renamed.
+        let name = path.to_string_lossy();
+        assert!(
+            !name.contains("_postgres.rs") && !name.contains("_redis.rs"),
+            "leaked {path:?}"
+        );
     }
+    assert_eq!(
+        files.iter().any(|f| f == Path::new("tests/shared_store.rs")),
+        case.shared_store()
+    );
 
     for path in &files {
         let text = fs::read_to_string(project.join(path)).unwrap();

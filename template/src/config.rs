@@ -23,8 +23,12 @@ pub struct Config {
     /// (`FRONTEND_ORIGINS`).
     frontend_origins: Vec<Origin>,
 {%- endif %}
-    /// sqlx connection URL (`DATABASE_URL`).
-    pub database_url: String,
+    /// Where users (and sessions, unless Redis holds them) are kept.
+    pub database: DatabaseConfig,
+{%- if session_store == "redis" %}
+    /// The Redis server that holds the sessions.
+    pub redis: RedisConfig,
+{%- endif %}
     /// Idle time after which a session ends (`SESSION_INACTIVITY_SECS`).
     pub session_inactivity: Duration,
     /// Session cookie attributes, derived from the origins unless overridden.
@@ -32,6 +36,31 @@ pub struct Config {
     /// `tracing` filter directives (`RUST_LOG`).
     pub log_filter: String,
 }
+
+/// The database connection pool.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// sqlx connection URL (`DATABASE_URL`).
+    pub url: String,
+    /// Upper bound of open connections (`DATABASE_MAX_CONNECTIONS`).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it fails with 503
+    /// (`DATABASE_TIMEOUT_MS`): an outage answers fast instead of hanging.
+    pub timeout: Duration,
+}
+{%- if session_store == "redis" %}
+
+/// The Redis connection that holds the sessions.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host[:port][/db]` (`REDIS_URL`).
+    pub url: String,
+    /// Longest wait for one Redis command, reconnecting included
+    /// (`REDIS_TIMEOUT_MS`): while Redis is down requests answer 503 after
+    /// this long instead of hanging.
+    pub timeout: Duration,
+}
+{%- endif %}
 
 /// How the session cookie is named and scoped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,16 +142,30 @@ impl Config {
             });
         }
 {%- endif %}
-        let database_url = var("DATABASE_URL", "sqlite://data/app.db").parse_with(
-            |v| {
-                if v.starts_with("sqlite:") {
-                    Ok(v.to_owned())
-                } else {
-                    Err("not a SQLite URL".to_owned())
-                }
-            },
-            "use sqlite://path/to/file.db (the file is created if missing)",
-        )?;
+        let database = DatabaseConfig {
+            url: var("DATABASE_URL", DEFAULT_DATABASE_URL)
+                .parse_with(parse_database_url, DATABASE_URL_FIX)?,
+            max_connections: var("DATABASE_MAX_CONNECTIONS", "10").parse_with(
+                |v| parse_in_range(v, 1, 1000),
+                "use a whole number from 1 to 1000, e.g. 10",
+            )?,
+            timeout: var("DATABASE_TIMEOUT_MS", "3000").parse_with(
+                |v| parse_in_range(v, 100, 60_000).map(Duration::from_millis),
+                "use milliseconds from 100 to 60000, e.g. 3000",
+            )?,
+        };
+{%- if session_store == "redis" %}
+        let redis = RedisConfig {
+            url: var("REDIS_URL", "redis://127.0.0.1:6379").parse_with(
+                parse_redis_url,
+                "use redis://[user:password@]host[:port][/db], e.g. redis://127.0.0.1:6379",
+            )?,
+            timeout: var("REDIS_TIMEOUT_MS", "2000").parse_with(
+                |v| parse_in_range(v, 100, 60_000).map(Duration::from_millis),
+                "use milliseconds from 100 to 60000, e.g. 2000",
+            )?,
+        };
+{%- endif %}
         let session_inactivity = var("SESSION_INACTIVITY_SECS", "86400").parse_with(
             |v| match v.parse::<u64>() {
                 Ok(secs) if (60..=31_536_000).contains(&secs) => Ok(Duration::from_secs(secs)),
@@ -163,7 +206,10 @@ impl Config {
 {%- if cross_origin %}
             frontend_origins,
 {%- endif %}
-            database_url,
+            database,
+{%- if session_store == "redis" %}
+            redis,
+{%- endif %}
             session_inactivity,
             cookie: CookiePolicy {
                 // `__Host-` makes browsers refuse the cookie unless it is
@@ -196,6 +242,86 @@ fn parse_origin_list(value: &str) -> Result<Vec<Origin>, String> {
 }
 {%- endif %}
 
+{%- if database == "postgres" %}
+
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/{{crate_name}}";
+const DATABASE_URL_FIX: &str =
+    "use postgres://user[:password]@host[:port]/database (created at start-up if missing)";
+
+/// Accepts a PostgreSQL URL that this build can connect with.
+fn parse_database_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err("not a PostgreSQL URL".to_owned());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".to_owned());
+    }
+    // sqlx is built without a TLS stack (see Cargo.toml): refuse up front a
+    // URL that demands TLS instead of failing at the first connection.
+    let tls_required = url.query_pairs().any(|(key, value)| {
+        key == "sslmode" && matches!(&*value, "require" | "verify-ca" | "verify-full")
+    });
+    if tls_required {
+        return Err("requires TLS, which this build leaves out; enable sqlx's \
+                    `tls-rustls` feature in Cargo.toml, or drop sslmode"
+            .to_owned());
+    }
+    Ok(value.to_owned())
+}
+{%- else %}
+
+const DEFAULT_DATABASE_URL: &str = "sqlite://data/app.db";
+const DATABASE_URL_FIX: &str = "use sqlite://path/to/file.db (the file is created if missing)";
+
+/// Accepts a SQLite URL; the file is created at start-up if missing.
+fn parse_database_url(value: &str) -> Result<String, String> {
+    if value.starts_with("sqlite:") {
+        Ok(value.to_owned())
+    } else {
+        Err("not a SQLite URL".to_owned())
+    }
+}
+{%- endif %}
+{%- if session_store == "redis" %}
+
+/// Accepts a plain `redis://` URL (this build has no TLS for `rediss://`).
+fn parse_redis_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "redis" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(value.to_owned()),
+        "redis" => Err("has no host".to_owned()),
+        "rediss" => Err("asks for TLS, which this build leaves out; enable \
+                         tower-sessions-redis-store's `enable-rustls` feature"
+            .to_owned()),
+        _ => Err("not a redis:// URL".to_owned()),
+    }
+}
+{%- endif %}
+
+/// Parses a whole number within `min..=max`.
+fn parse_in_range<T>(value: &str, min: T, max: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    match value.parse::<T>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("not a whole number from {min} to {max}")),
+    }
+}
+
+/// Hides the password of a connection URL, so error messages and logs never
+/// carry it.
+pub fn redact_url(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => value.to_owned(),
+    }
+}
+
 /// One environment variable, kept with its name for error messages.
 struct Setting {
     name: &'static str,
@@ -214,7 +340,11 @@ impl Setting {
     fn error(&self, problem: String, fix: String) -> ConfigError {
         ConfigError {
             var: self.name,
-            value: self.value.clone(),
+            value: if self.name.ends_with("_URL") {
+                redact_url(&self.value)
+            } else {
+                self.value.clone()
+            },
             problem,
             fix,
         }
@@ -268,6 +398,13 @@ mod tests {
             ("BIND_ADDR", "localhost"),
             ("PUBLIC_ORIGIN", "https://api.example.com/"),
             ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("DATABASE_TIMEOUT_MS", "5s"),
+{%- if session_store == "redis" %}
+            ("REDIS_URL", "rediss://cache.example.com"),
+            ("REDIS_URL", "127.0.0.1:6379"),
+            ("REDIS_TIMEOUT_MS", "0"),
+{%- endif %}
             ("SESSION_INACTIVITY_SECS", "soon"),
             ("COOKIE_SECURE", "yes"),
             ("COOKIE_SAME_SITE", "none"),
@@ -286,6 +423,14 @@ mod tests {
             assert!(message.contains("Fix: "), "{message}");
             assert!(!message.contains('\n'), "one line only: {message}");
         }
+    }
+
+    #[test]
+    fn passwords_in_urls_never_reach_error_messages() {
+        let err = error_for(&[("DATABASE_URL", "mysql://admin:hunter2@db.example.com/app")]);
+        let message = err.to_string();
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(message.contains("admin:***@db.example.com"), "{message}");
     }
 {%- if cross_origin %}
 

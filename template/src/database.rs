@@ -8,12 +8,15 @@
 use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
-use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
+use crate::config::DatabaseConfig;
+
+/// The connection pool handlers query through.
+pub type Pool = sqlx::SqlitePool;
+
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
+    let database_url = &config.url;
     let options = SqliteConnectOptions::from_str(database_url)
         .with_context(|| format!("DATABASE_URL={database_url:?} is not a valid SQLite URL"))?
         .create_if_missing(true)
@@ -34,8 +37,8 @@ pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
     }
 
     let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(3))
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.timeout)
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database at DATABASE_URL={database_url:?}"))?;

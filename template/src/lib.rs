@@ -17,6 +17,7 @@ pub mod origin;
 pub mod password;
 pub mod routes;
 pub mod session;
+pub mod session_store;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

@@ -20,7 +20,7 @@ use tracing::Level;
 {% if cross_origin -%}
 use crate::cors;
 {% endif -%}
-use crate::{config::Config, csrf, error::ApiError, session};
+use crate::{config::Config, csrf, error::ApiError, session, session_store};
 
 /// Wraps the routes in every layer. Outermost first:
 {%- if cross_origin %}
@@ -38,7 +38,7 @@ use crate::{config::Config, csrf, error::ApiError, session};
 pub fn apply(
     routes: Router,
     config: &Config,
-    sessions: SessionManagerLayer<session::Store>,
+    sessions: SessionManagerLayer<session_store::Store>,
 ) -> Router {
     // In a ServiceBuilder the first layer is the outermost.
     let stack = ServiceBuilder::new()

@@ -2,8 +2,9 @@
 //! what a session holds.
 //!
 //! The browser only ever holds an opaque random id in an HttpOnly cookie; the
-//! data lives in the session store (a table in the application database), so
-//! logout is immediate and a stolen cookie can be revoked.
+//! data lives in the session store (see `session_store.rs`), so logout is
+//! immediate, a stolen cookie can be revoked, and several instances of the
+//! backend sharing the store see the same sessions.
 
 use std::time::Duration;
 
@@ -14,14 +15,9 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use tower_sessions::{
     Expiry, Session, SessionManagerLayer, SessionStore, cookie::time, session::Id,
-    session_store::ExpiredDeletion,
 };
-use tower_sessions_sqlx_store::{SqliteStore, sqlx::SqlitePool};
 
-use crate::{config::Config, error::ApiError};
-
-/// The session store this project was generated with.
-pub type Store = SqliteStore;
+use crate::{config::Config, error::ApiError, session_store::Store};
 
 /// Key under which the signed-in user is kept.
 const USER_KEY: &str = "user";
@@ -32,16 +28,6 @@ struct SessionUser {
     id: i64,
     /// Unix time of the last write, used to slide the idle timeout.
     renewed_at: i64,
-}
-
-/// Creates the store and its table (idempotent).
-pub async fn store(db: SqlitePool) -> anyhow::Result<Store> {
-    let store = SqliteStore::new(db);
-    store
-        .migrate()
-        .await
-        .map_err(|err| anyhow::anyhow!("cannot create the session table: {err}"))?;
-    Ok(store)
 }
 
 /// The session middleware with the cookie policy from the configuration.
@@ -122,24 +108,6 @@ pub async fn explain_failed_save(response: Response) -> Response {
 /// Answers whether the store is reachable, with one real round-trip.
 pub async fn ping(store: &Store) -> Result<(), tower_sessions::session_store::Error> {
     store.load(&Id::default()).await.map(|_| ())
-}
-
-/// Deletes expired sessions every `period`, for as long as the process runs.
-///
-/// The library's own `continuously_delete_expired` returns on its first
-/// error, which would silently end clean-up after one database hiccup; this
-/// loop logs the error and tries again next period.
-pub fn spawn_expired_cleanup(store: Store, period: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            if let Err(err) = store.delete_expired().await {
-                tracing::warn!(error = %err, "deleting expired sessions failed; retrying next period");
-            }
-        }
-    })
 }
 
 fn to_time(duration: Duration) -> time::Duration {

@@ -5,28 +5,29 @@
 //! first request is accepted. Tests build the same application on port 0, so
 //! what they exercise is exactly what `main` runs.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr};
 
 use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::{config::Config, database, middleware, password, routes, session};
-
-/// How often expired sessions are deleted from the store.
-const EXPIRED_SESSION_CLEANUP: Duration = Duration::from_secs(60);
+use crate::{config::Config, database, middleware, password, routes, session, session_store};
 
 pub struct Application {
     listener: TcpListener,
     app: Router,
-    cleanup: tokio::task::JoinHandle<()>,
+    cleanup: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = database::connect(&config.database_url).await?;
-        let store = session::store(db.clone()).await?;
-        let cleanup = session::spawn_expired_cleanup(store.clone(), EXPIRED_SESSION_CLEANUP);
+        let db = database::connect(&config.database).await?;
+{%- if session_store == "redis" %}
+        let store = session_store::open(&config.redis).await?;
+{%- else %}
+        let store = session_store::open(&db).await?;
+{%- endif %}
+        let cleanup = session_store::spawn_cleanup(&store);
 
         let state = routes::AppState {
             db,
@@ -71,7 +72,9 @@ impl Application {
         let result = axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await;
-        self.cleanup.abort();
+        if let Some(cleanup) = self.cleanup {
+            cleanup.abort();
+        }
         result
     }
 }

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use sqlx::SqlitePool;
+
+use crate::database::Pool;
 
 /// An account as the API shows it. The password hash never leaves this module
 /// except as a `Credentials` value for verification.
@@ -26,12 +27,12 @@ pub struct Credentials {
 pub struct EmailTaken;
 
 pub async fn insert(
-    db: &SqlitePool,
+    db: &Pool,
     email: &str,
     password_hash: &str,
 ) -> Result<Result<User, EmailTaken>, sqlx::Error> {
     let inserted = sqlx::query_as::<_, User>(
-        "INSERT INTO users (email, password_hash) VALUES (?, ?) RETURNING id, email",
+        "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id, email",
     )
     .bind(email)
     .bind(password_hash)
@@ -44,19 +45,19 @@ pub async fn insert(
     }
 }
 
-pub async fn find_by_id(db: &SqlitePool, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>("SELECT id, email FROM users WHERE id = ?")
+pub async fn find_by_id(db: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>("SELECT id, email FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
         .await
 }
 
 pub async fn credentials_by_email(
-    db: &SqlitePool,
+    db: &Pool,
     email: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
     let row: Option<(i64, String, String)> =
-        sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = ?")
+        sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
             .bind(email)
             .fetch_optional(db)
             .await?;

@@ -1,6 +1,8 @@
 //! The real binary: bad configuration stops it with one line, not a panic,
 //! and SIGTERM stops it gracefully.
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
@@ -11,16 +13,22 @@ use std::{
 /// Generous bound for anything the binary does at start-up or shutdown.
 const PATIENCE: Duration = Duration::from_secs(20);
 
+use common::TestDatabase;
+
+/// A throwaway database, as the async harness makes one.
+fn test_database() -> TestDatabase {
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(TestDatabase::create())
+}
+
 /// The binary with a throwaway database and a random port; the project's
 /// `.env` fills in everything not set here.
-fn server(data: &tempfile::TempDir) -> Command {
+fn server(database: &TestDatabase) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_{{project-name}}"));
     command
         .env("BIND_ADDR", "127.0.0.1:0")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", data.path().join("x.db").display()),
-        )
+        .env("DATABASE_URL", &database.url)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -66,8 +74,8 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
         ("FRONTEND_ORIGINS", "http://localhost:5173/"),
 {%- endif %}
     ] {
-        let data = tempfile::tempdir().unwrap();
-        let mut running = Running(server(&data).env(var, value).spawn().unwrap());
+        let database = test_database();
+        let mut running = Running(server(&database).env(var, value).spawn().unwrap());
         let status = running.wait();
         let mut stderr = String::new();
         std::io::Read::read_to_string(running.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
@@ -82,8 +90,8 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
 #[cfg(unix)]
 #[test]
 fn sigterm_shuts_down_gracefully() {
-    let data = tempfile::tempdir().unwrap();
-    let mut running = Running(server(&data).spawn().unwrap());
+    let database = test_database();
+    let mut running = Running(server(&database).spawn().unwrap());
 
     // Forward log lines through a channel so that waiting for one can time out.
     let (lines_tx, lines) = mpsc::channel();

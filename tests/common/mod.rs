@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod services;
+
 use std::{
     fs,
     path::{Path, PathBuf},

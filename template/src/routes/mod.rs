@@ -13,15 +13,14 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use sqlx::SqlitePool;
 
-use crate::{error::ApiError, session};
+use crate::{database::Pool, error::ApiError, session_store};
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: SqlitePool,
-    pub sessions: session::Store,
+    pub db: Pool,
+    pub sessions: session_store::Store,
     pub session_inactivity: Duration,
     /// Verified against for unknown emails, see `password::dummy_hash`.
     pub dummy_hash: Arc<str>,

@@ -1,15 +1,20 @@
-//! Test harness: the real application on a random port, with its own SQLite
-//! file, reached over TCP by a real HTTP client with a cookie jar.
+//! Test harness: the real application on a random port, with its own
+//! database (see `test_database.rs`), reached over TCP by a real HTTP client
+//! with a cookie jar.
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::collections::HashMap;
+mod test_database;
+
+use std::{collections::HashMap, sync::Arc};
 
 use reqwest::{Client, Response, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
-use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
 
 use {{crate_name}}::{config::Config, startup::Application};
+
+pub use test_database::TestDatabase;
 
 {% if cross_origin -%}
 /// The frontend origin the test server trusts.
@@ -21,23 +26,45 @@ pub struct TestApp {
     pub address: String,
     /// A client that keeps cookies, like a browser tab.
     pub client: Client,
-    _data: TempDir,
+    /// The stores this instance keeps its state in; other instances may
+    /// share them (`spawn_instance`).
+    pub database: Arc<TestDatabase>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 /// Starts the application with the given environment overrides on top of
-/// working test defaults.
+/// working test defaults, on a database of its own.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    let data = tempfile::tempdir().expect("temp dir");
+    let database = Arc::new(TestDatabase::create().await);
+    spawn_instance(&database, overrides).await
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts one more instance of the application on `database` (and the
+/// session store that goes with it), as a second server behind a load
+/// balancer would run, or the same server after a restart.
+pub async fn spawn_instance(database: &Arc<TestDatabase>, overrides: &[(&str, &str)]) -> TestApp {
     let mut env: HashMap<String, String> = HashMap::from([
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
         ("PUBLIC_ORIGIN".into(), "http://localhost:8080".into()),
 {%- if cross_origin %}
         ("FRONTEND_ORIGINS".into(), FRONTEND.into()),
 {%- endif %}
+        ("DATABASE_URL".into(), database.url.clone()),
+{%- if session_store == "redis" %}
+        // Session ids are random, so tests share one Redis without seeing
+        // each other's sessions; the store has no key-prefix option.
         (
-            "DATABASE_URL".into(),
-            format!("sqlite://{}", data.path().join("test.db").display()),
+            "REDIS_URL".into(),
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         ),
+        // Keys left by a test expire within a minute.
+        ("SESSION_INACTIVITY_SECS".into(), "60".into()),
+{%- endif %}
     ]);
     for (key, value) in overrides {
         env.insert((*key).into(), (*value).into());
@@ -48,17 +75,18 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .await
         .expect("application starts");
     let address = format!("http://{}", app.local_addr().expect("bound address"));
-    tokio::spawn(app.run_until(std::future::pending()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
 
     TestApp {
         address,
         client: new_client(),
-        _data: data,
+        database: Arc::clone(database),
+        stop: Some(stop),
+        server: Some(server),
     }
-}
-
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
 }
 
 pub fn new_client() -> Client {
@@ -69,6 +97,19 @@ pub fn new_client() -> Client {
 }
 
 impl TestApp {
+    /// Shuts this instance down gracefully and waits until it has stopped.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
