@@ -52,8 +52,9 @@ fn postgres_and_redis_outages_answer_503_and_recover() {
 
     // Redis (sessions) goes down.
     redis.stop();
-    let down = backend.session(&cookie);
-    down.expect_unavailable("session store");
+    let down = backend
+        .session(&cookie)
+        .expect_unavailable("session store");
     println!("redis down: 503 after {:?}", down.took);
     let ready = backend.get("/api/ready").expect_status(503);
     assert_eq!(ready.body["checks"]["database"], "ok", "{}", ready.body);
@@ -75,8 +76,7 @@ fn postgres_and_redis_outages_answer_503_and_recover() {
 
     // PostgreSQL (users) goes down.
     postgres.stop();
-    let down = backend.session(&cookie);
-    down.expect_unavailable("database");
+    let down = backend.session(&cookie).expect_unavailable("database");
     println!("postgres down: 503 after {:?}", down.took);
     backend
         .login("ada@example.com")
