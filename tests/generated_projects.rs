@@ -235,6 +235,14 @@ fn check_tree(project: &Path, case: &Case) {
         .map(|f| fs::read_to_string(project.join(f)).unwrap())
         .collect();
 
+    let database_url = if case.database == "postgres" {
+        "DATABASE_URL=postgres://"
+    } else {
+        "DATABASE_URL=sqlite://"
+    };
+    assert!(env.contains(database_url), "{env}");
+    assert_eq!(env.contains("REDIS_URL="), case.session_store == "redis", "{env}");
+
     if case.cross_origin {
         assert!(tower_http.contains("\"cors\""), "{tower_http}");
         assert!(files.iter().any(|f| f == Path::new("src/cors.rs")));
