@@ -36,7 +36,11 @@ impl Case {
 
 fn case(cross_origin: bool, database: &'static str, session_store: &'static str) -> Case {
     Case {
-        source: if cross_origin { Source::Path } else { Source::Git },
+        source: if cross_origin {
+            Source::Path
+        } else {
+            Source::Git
+        },
         cross_origin,
         database,
         session_store,
@@ -89,12 +93,18 @@ fn check(case: &Case) {
     // releases) keeps the two default-store projects; the full matrix runs
     // once, with the README's cargo-generate.
     if std::env::var("TEMPLATE_MATRIX").as_deref() == Ok("smoke") && !case.is_default_store() {
-        eprintln!("{}: not in the smoke matrix (TEMPLATE_MATRIX=smoke)", case.name());
+        eprintln!(
+            "{}: not in the smoke matrix (TEMPLATE_MATRIX=smoke)",
+            case.name()
+        );
         return;
     }
     let name = case.name();
     let defines = [
-        ("cross_origin", if case.cross_origin { "true" } else { "false" }),
+        (
+            "cross_origin",
+            if case.cross_origin { "true" } else { "false" },
+        ),
         ("public_origin", "http://localhost:8080"),
         ("frontend_origin", "http://localhost:5173"),
         ("database", case.database),
@@ -211,7 +221,9 @@ fn check_tree(project: &Path, case: &Case) {
         );
     }
     assert_eq!(
-        files.iter().any(|f| f == Path::new("tests/shared_store.rs")),
+        files
+            .iter()
+            .any(|f| f == Path::new("tests/shared_store.rs")),
         case.shared_store()
     );
 
@@ -241,7 +253,11 @@ fn check_tree(project: &Path, case: &Case) {
         "DATABASE_URL=sqlite://"
     };
     assert!(env.contains(database_url), "{env}");
-    assert_eq!(env.contains("REDIS_URL="), case.session_store == "redis", "{env}");
+    assert_eq!(
+        env.contains("REDIS_URL="),
+        case.session_store == "redis",
+        "{env}"
+    );
 
     if case.cross_origin {
         assert!(tower_http.contains("\"cors\""), "{tower_http}");

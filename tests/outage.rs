@@ -17,9 +17,9 @@ use std::{
 };
 
 use common::{
-    cargo, generate, shared_target_dir,
+    cargo, generate,
     services::{Postgres, Redis, spare_port, wait_for_port},
-    template_copy,
+    shared_target_dir, template_copy,
 };
 use serde_json::{Value, json};
 
@@ -52,13 +52,15 @@ fn postgres_and_redis_outages_answer_503_and_recover() {
 
     // Redis (sessions) goes down.
     redis.stop();
-    let down = backend
-        .session(&cookie)
-        .expect_unavailable("session store");
+    let down = backend.session(&cookie).expect_unavailable("session store");
     println!("redis down: 503 after {:?}", down.took);
     let ready = backend.get("/api/ready").expect_status(503);
     assert_eq!(ready.body["checks"]["database"], "ok", "{}", ready.body);
-    assert_ne!(ready.body["checks"]["session_store"], "ok", "{}", ready.body);
+    assert_ne!(
+        ready.body["checks"]["session_store"], "ok",
+        "{}",
+        ready.body
+    );
     backend.get("/api/health").expect_status(200);
     // Signing up needs both: the account is created, saving its session
     // fails. The client is told to retry; the account is not lost.
@@ -83,7 +85,11 @@ fn postgres_and_redis_outages_answer_503_and_recover() {
         .expect_unavailable("database");
     let ready = backend.get("/api/ready").expect_status(503);
     assert_ne!(ready.body["checks"]["database"], "ok", "{}", ready.body);
-    assert_eq!(ready.body["checks"]["session_store"], "ok", "{}", ready.body);
+    assert_eq!(
+        ready.body["checks"]["session_store"], "ok",
+        "{}",
+        ready.body
+    );
     backend.get("/api/health").expect_status(200);
 
     postgres.resume();
@@ -253,14 +259,23 @@ impl Answer {
     fn expect_status(self, status: u16) -> Self {
         assert_eq!(self.status, status, "{}", self.body);
         // Every answer, errors included, is readable by the frontend.
-        assert_eq!(self.allow_origin.as_deref(), Some(FRONTEND), "{}", self.body);
+        assert_eq!(
+            self.allow_origin.as_deref(),
+            Some(FRONTEND),
+            "{}",
+            self.body
+        );
         self
     }
 
     /// A JSON 503 naming `what`, quickly, that the frontend can read.
     fn expect_unavailable(self, what: &str) -> Self {
         let answer = self.expect_status(503);
-        assert_eq!(answer.body["error"]["code"], "unavailable", "{}", answer.body);
+        assert_eq!(
+            answer.body["error"]["code"], "unavailable",
+            "{}",
+            answer.body
+        );
         let message = answer.body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(what), "{message:?} should name the {what}");
         assert!(

@@ -25,7 +25,10 @@ pub fn spare_port() -> u16 {
 pub fn wait_for_port(port: u16, patience: Duration) {
     let deadline = Instant::now() + patience;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port} after {patience:?}");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {port} after {patience:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -42,7 +45,9 @@ pub fn missing<T>(what: &str, install: &str) -> Option<T> {
 }
 
 fn run(command: &mut Command) {
-    let output = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
     assert!(
         output.status.success(),
         "{command:?} failed:\n{}{}",
@@ -69,7 +74,10 @@ pub struct Postgres {
 impl Postgres {
     pub fn start() -> Option<Self> {
         let Some(bin) = postgres_bin_dir() else {
-            return missing("PostgreSQL's server (initdb, pg_ctl)", "apt-get install postgresql");
+            return missing(
+                "PostgreSQL's server (initdb, pg_ctl)",
+                "apt-get install postgresql",
+            );
         };
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
@@ -87,7 +95,13 @@ impl Postgres {
         };
         run(server
             .command("initdb")
-            .args(["--auth=trust", "--username=postgres", "--no-sync", "--encoding=UTF8", "-D"])
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--no-sync",
+                "--encoding=UTF8",
+                "-D",
+            ])
             .arg(&server.data));
         server.resume();
         Some(server)
@@ -167,7 +181,11 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Option<Self> {
-        if Command::new("redis-server").arg("--version").output().is_err() {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             return missing("redis-server", "apt-get install redis-server");
         }
         let mut server = Self {
@@ -194,7 +212,14 @@ impl Redis {
     pub fn resume(&mut self) {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
