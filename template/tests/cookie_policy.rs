@@ -31,7 +31,10 @@ fn assert_attributes(cookie: &str, present: &[&str], absent: &[&str]) {
         assert!(cookie.contains(attribute), "missing {attribute}: {cookie}");
     }
     for attribute in absent {
-        assert!(!cookie.contains(attribute), "unexpected {attribute}: {cookie}");
+        assert!(
+            !cookie.contains(attribute),
+            "unexpected {attribute}: {cookie}"
+        );
     }
 }
 
@@ -59,7 +62,13 @@ async fn cross_site_cookies_are_partitioned_removal_included() {
     ])
     .await;
     let (cookie, removal) = session_and_removal_cookies(&app).await;
-    let partitioned = ["Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/"];
+    let partitioned = [
+        "Secure",
+        "HttpOnly",
+        "SameSite=None",
+        "Partitioned",
+        "Path=/",
+    ];
     assert!(cookie.starts_with("__Host-sid="), "{cookie}");
     assert_attributes(&cookie, &partitioned, &[]);
     assert_attributes(&removal, &partitioned, &[]);

@@ -24,7 +24,13 @@ async fn serves_the_frontend_and_index_html_for_client_routes() {
     }
     let script = app.client.get(app.url("/app.js")).send().await.unwrap();
     assert_eq!(script.status(), StatusCode::OK);
-    assert!(script.text().await.unwrap().contains("credentials: 'include'"));
+    assert!(
+        script
+            .text()
+            .await
+            .unwrap()
+            .contains("credentials: 'include'")
+    );
 }
 
 #[tokio::test]
@@ -32,12 +38,21 @@ async fn unknown_api_paths_stay_json_404s() {
     let app = spawn_app().await;
     for path in ["/api", "/api/", "/api/nope", "/api/auth/nope/deeper"] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(error_code(response, StatusCode::NOT_FOUND).await, "not_found", "{path}");
+        assert_eq!(
+            error_code(response, StatusCode::NOT_FOUND).await,
+            "not_found",
+            "{path}"
+        );
     }
     let health = app.client.get(app.url("/api/health")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     // A known path with the wrong method is still the API's 405.
-    let wrong_method = app.client.get(app.url("/api/auth/login")).send().await.unwrap();
+    let wrong_method = app
+        .client
+        .get(app.url("/api/auth/login"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         error_code(wrong_method, StatusCode::METHOD_NOT_ALLOWED).await,
         "method_not_allowed"
@@ -48,5 +63,8 @@ async fn unknown_api_paths_stay_json_404s() {
 async fn without_static_dir_only_the_api_answers() {
     let app = spawn_app_with(&[("STATIC_DIR", "")]).await;
     let response = app.client.get(app.url("/")).send().await.unwrap();
-    assert_eq!(error_code(response, StatusCode::NOT_FOUND).await, "not_found");
+    assert_eq!(
+        error_code(response, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
 }
