@@ -519,6 +519,8 @@ const scenarios = {
     const read = await pageFetch(evil, `${backendOrigin}/api/auth/session`, { credentials: 'include' });
     assert.equal(read.read, false, `the page read ${JSON.stringify(read)}`);
     await backend.expectLatest(['GET /api/auth/session 200']);
+    // DevTools may report the failure just after the page saw it.
+    await waitFor('DevTools to report the CORS failure', () => evil.corsErrors.length >= 1);
     assert.deepEqual(evil.corsErrors, [
       { request: `GET ${backendOrigin}/api/auth/session`, error: 'MissingAllowOriginHeader' },
     ]);
@@ -588,6 +590,7 @@ const scenarios = {
       `a POST reached the server: ${backend.responses().slice(logged)}`,
     );
 
+    await waitFor('DevTools to report three CORS failures', () => other.corsErrors.length >= 3);
     const errors = other.corsErrors.map(({ request, error }) => `${request} ${error}`);
     assert.deepEqual(errors.slice(0, 2), [
       `GET ${origin}/api/health MissingAllowOriginHeader`,
