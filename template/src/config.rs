@@ -5,11 +5,9 @@
 //! deep inside a library (tower-http panics on `*` with credentials) or a
 //! server that starts and then misbehaves in the browser.
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, {% unless cross_origin %}path::PathBuf, {% endunless %}time::Duration};
 
-use tower_sessions::cookie::SameSite;
-
-use crate::origin::Origin;
+use crate::{cookie_policy::CookiePolicy, origin::Origin};
 
 /// Everything the application needs to start.
 #[derive(Clone, Debug)]
@@ -22,6 +20,9 @@ pub struct Config {
     /// Origins of the frontends allowed to call the API with credentials
     /// (`FRONTEND_ORIGINS`).
     frontend_origins: Vec<Origin>,
+{%- else %}
+    /// Folder of the built frontend served at `/` (`STATIC_DIR`), if any.
+    pub static_dir: Option<PathBuf>,
 {%- endif %}
     /// Where users (and sessions, unless Redis holds them) are kept.
     pub database: DatabaseConfig,
@@ -61,28 +62,6 @@ pub struct RedisConfig {
     pub timeout: Duration,
 }
 {%- endif %}
-
-/// How the session cookie is named and scoped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CookiePolicy {
-    pub name: &'static str,
-    pub secure: bool,
-    pub same_site: SameSite,
-}
-
-impl fmt::Display for CookiePolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}; Path=/; HttpOnly; SameSite={}",
-            self.name, self.same_site
-        )?;
-        if self.secure {
-            f.write_str("; Secure")?;
-        }
-        Ok(())
-    }
-}
 
 /// A setting that cannot be used, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +120,14 @@ impl Config {
                 fix: "remove it from FRONTEND_ORIGINS, or correct PUBLIC_ORIGIN".into(),
             });
         }
+{%- else %}
+        // This project serves its frontend from its own origin.
+        let frontend_origins: Vec<Origin> = Vec::new();
+        let static_dir = var("STATIC_DIR", "frontend").parse_with(
+            parse_static_dir,
+            "point it at the folder of the built frontend (the one holding index.html), \
+             e.g. frontend/dist, or set it empty when a proxy serves the frontend",
+        )?;
 {%- endif %}
         let database = DatabaseConfig {
             url: var("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -173,31 +160,12 @@ impl Config {
             },
             "use e.g. 86400 for one day",
         )?;
-        let secure = var("COOKIE_SECURE", "auto").parse_with(
-            |v| match v.to_ascii_lowercase().as_str() {
-                "auto" => Ok(public_origin.is_https()),
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err("not one of auto, true, false".to_owned()),
-            },
-            "use auto (Secure when PUBLIC_ORIGIN is https), true or false",
+        let cookie = CookiePolicy::derive(
+            &public_origin,
+            &frontend_origins,
+            &var("COOKIE_SECURE", "auto").value,
+            &var("COOKIE_SAME_SITE", "auto").value,
         )?;
-        let same_site_setting = var("COOKIE_SAME_SITE", "auto");
-        let same_site = same_site_setting.parse_with(
-            |v| match v.to_ascii_lowercase().as_str() {
-                "auto" | "lax" => Ok(SameSite::Lax),
-                "strict" => Ok(SameSite::Strict),
-                "none" => Ok(SameSite::None),
-                _ => Err("not one of auto, lax, strict, none".to_owned()),
-            },
-            "use auto (Lax), lax, strict or none",
-        )?;
-        if same_site == SameSite::None && !secure {
-            return Err(same_site_setting.error(
-                "SameSite=None needs a Secure cookie; browsers drop it otherwise".into(),
-                "set COOKIE_SECURE=true (or auto with an https PUBLIC_ORIGIN), or use lax".into(),
-            ));
-        }
         let log_filter = var("RUST_LOG", "info,tower_http=info").value;
 
         Ok(Self {
@@ -205,20 +173,15 @@ impl Config {
             public_origin,
 {%- if cross_origin %}
             frontend_origins,
+{%- else %}
+            static_dir,
 {%- endif %}
             database,
 {%- if session_store == "redis" %}
             redis,
 {%- endif %}
             session_inactivity,
-            cookie: CookiePolicy {
-                // `__Host-` makes browsers refuse the cookie unless it is
-                // Secure, host-only and Path=/, so no sibling subdomain can
-                // plant or shadow it.
-                name: if secure { "__Host-sid" } else { "sid" },
-                secure,
-                same_site,
-            },
+            cookie,
             log_filter,
         })
     }
@@ -239,6 +202,20 @@ fn parse_origin_list(value: &str) -> Result<Vec<Origin>, String> {
         return Err("no origin given, so no frontend could call this API".to_owned());
     }
     Ok(origins)
+}
+{%- else %}
+
+/// An existing folder with an `index.html`, or nothing for an empty value.
+fn parse_static_dir(value: &str) -> Result<Option<PathBuf>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let dir = PathBuf::from(value);
+    if dir.join("index.html").is_file() {
+        Ok(Some(dir))
+    } else {
+        Err("no index.html in that folder (paths are relative to the working directory)".to_owned())
+    }
 }
 {%- endif %}
 
@@ -385,10 +362,14 @@ mod tests {
 
     #[test]
     fn https_origin_gets_a_host_prefixed_secure_cookie() {
-        let config = config(&[("PUBLIC_ORIGIN", "https://api.example.com")]).unwrap();
+        let config = config(&[
+            ("PUBLIC_ORIGIN", "https://api.example.com"),
+            ("FRONTEND_ORIGINS", "https://app.example.com"),
+        ])
+        .unwrap();
         assert_eq!(
             config.cookie.to_string(),
-            "__Host-sid; Path=/; HttpOnly; SameSite=Lax; Secure"
+            "__Host-sid; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
     }
 
@@ -414,6 +395,8 @@ mod tests {
             ("FRONTEND_ORIGINS", "http://localhost:5173/app"),
             ("FRONTEND_ORIGINS", " , "),
             ("FRONTEND_ORIGINS", "http://localhost:8080"),
+{%- else %}
+            ("STATIC_DIR", "no/such/folder"),
 {%- endif %}
         ] {
             let err = error_for(&[(var, value)]);

@@ -5,11 +5,13 @@
 //! says why it exists.
 
 pub mod config;
+pub mod cookie_policy;
 {%- if cross_origin %}
 pub mod cors;
 {%- endif %}
 pub mod csrf;
 pub mod database;
+pub mod deployment_shape;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -19,6 +21,9 @@ pub mod routes;
 pub mod session;
 pub mod session_store;
 pub mod shutdown;
+{%- unless cross_origin %}
+pub mod spa;
+{%- endunless %}
 pub mod startup;
 pub mod telemetry;
 pub mod users;

@@ -6,7 +6,7 @@ use std::any::Any;
 use axum::{
     Router,
     http::StatusCode,
-    middleware::map_response,
+    middleware::{map_response, map_response_with_state},
     response::{IntoResponse, Response},
 };
 use tower::ServiceBuilder;
@@ -20,7 +20,7 @@ use tracing::Level;
 {% if cross_origin -%}
 use crate::cors;
 {% endif -%}
-use crate::{config::Config, csrf, error::ApiError, session, session_store};
+use crate::{config::Config, cookie_policy, csrf, error::ApiError, session, session_store};
 
 /// Wraps the routes in every layer. Outermost first:
 {%- if cross_origin %}
@@ -34,6 +34,11 @@ use crate::{config::Config, csrf, error::ApiError, session, session_store};
 /// 1. CSRF: cross-site writes stop before they touch a session;
 /// 1. the session layer's own failure (saving after the handler) becomes a
 ///    JSON 503 instead of its empty 500;
+/// 1. the session cookie gets what tower-sessions cannot give it:
+///    `Partitioned` for cross-site frontends, and on logout a removal cookie
+///    with the same `Secure`/`SameSite`/`Partitioned`, without which browsers
+///    ignore it (see `cookie_policy`). It must sit right outside the session
+///    layer, which writes the `Set-Cookie` on the way out;
 /// 1. sessions, nearest the handlers that use them.
 pub fn apply(
     routes: Router,
@@ -53,6 +58,10 @@ pub fn apply(
             config.frontend_origins(),
         ))
         .layer(map_response(session::explain_failed_save))
+        .layer(map_response_with_state(
+            config.cookie.clone(),
+            cookie_policy::finish_session_cookies,
+        ))
         .layer(sessions);
 {%- if cross_origin %}
     // With `Router::layer` the last layer is the outermost, so CORS goes on

@@ -35,11 +35,12 @@ impl Application {
             session_inactivity: config.session_inactivity,
             dummy_hash: password::dummy_hash().await?,
         };
-        let app = middleware::apply(
-            routes::router(state),
-            &config,
-            session::layer(store, &config),
-        );
+        let routes = routes::router(state);
+{%- unless cross_origin %}
+        // The built frontend, and index.html for its client-side routes.
+        let routes = crate::spa::serve(routes, config.static_dir.as_deref());
+{%- endunless %}
+        let app = middleware::apply(routes, &config, session::layer(store, &config));
 
         let listener = TcpListener::bind(config.bind_addr)
             .await
@@ -49,6 +50,7 @@ impl Application {
             addr = %listener.local_addr()?,
             public_origin = %config.public_origin,
             frontend_origins = ?config.frontend_origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            deployment = %config.cookie.shape,
             cookie = %config.cookie,
             "listening"
         );

@@ -133,7 +133,12 @@ async fn cookie_attributes_on_plain_http() {
 
 #[tokio::test]
 async fn cookie_attributes_behind_https() {
-    let app = spawn_app_with(&[("PUBLIC_ORIGIN", "https://api.example.com")]).await;
+    let app = spawn_app_with(&[
+        ("PUBLIC_ORIGIN", "https://api.example.com"),
+        // Same site as the API (a cross-origin project needs a frontend).
+        ("FRONTEND_ORIGINS", "https://app.example.com"),
+    ])
+    .await;
     let signup = app.signup("barbara@example.com", "a long passphrase").await;
     let cookie = session_set_cookie(signup.headers()).unwrap();
     assert!(cookie.starts_with("__Host-sid="), "{cookie}");

@@ -1,0 +1,64 @@
+// A minimal frontend for this backend: plain JavaScript, no build step.
+//
+// Every call sends `credentials: 'include'`, which is what lets the browser
+// send and store the session cookie on a cross-origin API; on the same
+// origin it changes nothing. The session lives in an HttpOnly cookie that
+// this code never sees: the server's answers say who is signed in.
+
+const apiOrigin = document.querySelector('meta[name="api-origin"]').content;
+
+/** Calls the API and returns `{ status, body }`; `body` is parsed JSON or null. */
+async function call(method, path, json) {
+  const response = await fetch(apiOrigin + path, {
+    method,
+    credentials: 'include',
+    headers: json === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+export const api = {
+  signup: (email, password) => call('POST', '/api/auth/signup', { email, password }),
+  login: (email, password) => call('POST', '/api/auth/login', { email, password }),
+  session: () => call('GET', '/api/auth/session'),
+  logout: () => call('POST', '/api/auth/logout'),
+};
+// For the browser console and the end-to-end tests.
+window.api = api;
+
+const who = document.querySelector('#who');
+const last = document.querySelector('#last');
+
+function show(result) {
+  last.textContent = `${result.status} ${JSON.stringify(result.body, null, 2) ?? ''}`;
+}
+
+async function refresh() {
+  try {
+    const result = await api.session();
+    who.textContent = result.status === 200
+      ? `Signed in as ${result.body.user.email}`
+      : 'Not signed in';
+  } catch (error) {
+    // A network or CORS failure: the browser gives page code no details.
+    who.textContent = `Cannot reach the API at ${apiOrigin || location.origin} (see the console)`;
+  }
+}
+
+document.querySelector('#credentials').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const email = document.querySelector('#email').value;
+  const password = document.querySelector('#password').value;
+  const action = event.submitter?.value === 'signup' ? api.signup : api.login;
+  show(await action(email, password));
+  await refresh();
+});
+
+document.querySelector('#logout').addEventListener('click', async () => {
+  show(await api.logout());
+  await refresh();
+});
+
+refresh();
