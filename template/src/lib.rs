@@ -4,6 +4,7 @@
 //! `main.rs` only wires these modules together; each module's opening comment
 //! says why it exists.
 
+pub mod allocator;
 pub mod config;
 pub mod cookie_policy;
 {%- if cross_origin %}
