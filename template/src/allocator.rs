@@ -3,11 +3,11 @@
 //! Every hash or verification allocates 19 MiB (see `password`). glibc's
 //! malloc serves the first such block with `mmap` and unmaps it when freed,
 //! but then raises its mmap threshold to that size, so later ones come from
-//! per-thread arenas that keep the memory after it is freed. A burst of
-//! logins then left the process at hundreds of MiB for good (measured with
-//! `bench/run` of the template: ~400 MiB after W4, ~50 MiB while serving
-//! plain requests afterwards). Fixing the threshold at glibc's default keeps
-//! such blocks on `mmap`, so each is returned when its hash ends.
+//! per-thread arenas that keep the memory after it is freed. Measured with
+//! the template's `bench/run`: ~50 MiB while serving plain requests after
+//! one signup and one login, ~400 MiB after a burst of logins, for good.
+//! Fixing the threshold at glibc's default keeps such blocks on `mmap`, so
+//! each is returned when its hash ends (12.6 MiB and 50 MiB).
 
 /// glibc's default mmap threshold (128 KiB). Setting it explicitly turns off
 /// the dynamic adjustment described above.
