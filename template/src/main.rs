@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use {{crate_name}}::{allocator, config::Config, shutdown, startup::Application, telemetry};
+use {{crate_name}}::{config::Config, shutdown, startup::Application, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    allocator::return_large_blocks_to_the_os();
+    {{crate_name}}::allocator::return_large_blocks_to_the_os();
 
     // Variables already in the environment win over `.env`; a missing file is fine.
     if let Err(err) = dotenvy::dotenv()
