@@ -5,11 +5,11 @@
 //! deep inside a library (tower-http panics on `*` with credentials) or a
 //! server that starts and then misbehaves in the browser.
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, num::NonZeroU32, ops::RangeInclusive, time::Duration};
 
 use tower_sessions::cookie::SameSite;
 
-use crate::origin::Origin;
+use crate::{origin::Origin, rate_limit::Limits};
 
 /// Everything the application needs to start.
 #[derive(Clone, Debug)]
@@ -35,6 +35,12 @@ pub struct Config {
     pub cookie: CookiePolicy,
     /// `tracing` filter directives (`RUST_LOG`).
     pub log_filter: String,
+    /// Login and signup attempts allowed per client address and per account.
+    pub auth_attempts: Limits,
+    /// Whether `X-Forwarded-For` names the client (`TRUST_PROXY`).
+    pub trust_proxy: bool,
+    /// Longest a request may take, body upload included (`REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
 }
 
 /// The database connection pool.
@@ -118,6 +124,19 @@ impl Config {
             name,
             value: lookup(name).unwrap_or_else(|| default.to_owned()),
         };
+        let seconds = |name: &'static str, default: &str, range: RangeInclusive<u64>| {
+            var(name, default).parse_with(
+                |v| match v.parse::<u64>() {
+                    Ok(secs) if range.contains(&secs) => Ok(Duration::from_secs(secs)),
+                    _ => Err(format!(
+                        "not a whole number of seconds from {} to {}",
+                        range.start(),
+                        range.end()
+                    )),
+                },
+                "use a whole number of seconds",
+            )
+        };
 
         let bind_addr = var("BIND_ADDR", "127.0.0.1:8080").parse_with(
             |v| v.parse::<SocketAddr>().map_err(|e| e.to_string()),
@@ -199,6 +218,32 @@ impl Config {
             ));
         }
         let log_filter = var("RUST_LOG", "info,tower_http=info").value;
+        let attempts = |name: &'static str, default: &str| {
+            var(name, default).parse_with(
+                |v| {
+                    v.parse::<NonZeroU32>()
+                        .ok()
+                        .filter(|n| n.get() <= 10_000)
+                        .ok_or_else(|| "not a whole number from 1 to 10000".to_owned())
+                },
+                "use e.g. 10; attempts beyond it within AUTH_ATTEMPTS_WINDOW_SECS get 429",
+            )
+        };
+        let auth_attempts = Limits {
+            per_ip: attempts("AUTH_ATTEMPTS_PER_IP", "60")?,
+            per_account: attempts("AUTH_ATTEMPTS_PER_ACCOUNT", "10")?,
+            window: seconds("AUTH_ATTEMPTS_WINDOW_SECS", "300", 1..=86_400)?,
+        };
+        let trust_proxy = var("TRUST_PROXY", "false").parse_with(
+            |v| match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err("not one of true, false".to_owned()),
+            },
+            "use true only behind a reverse proxy that appends the client address to \
+             X-Forwarded-For, otherwise false",
+        )?;
+        let request_timeout = seconds("REQUEST_TIMEOUT_SECS", "30", 1..=3_600)?;
 
         Ok(Self {
             bind_addr,
@@ -220,6 +265,9 @@ impl Config {
                 same_site,
             },
             log_filter,
+            auth_attempts,
+            trust_proxy,
+            request_timeout,
         })
     }
 }
@@ -408,6 +456,11 @@ mod tests {
             ("SESSION_INACTIVITY_SECS", "soon"),
             ("COOKIE_SECURE", "yes"),
             ("COOKIE_SAME_SITE", "none"),
+            ("AUTH_ATTEMPTS_PER_IP", "0"),
+            ("AUTH_ATTEMPTS_PER_ACCOUNT", "lots"),
+            ("AUTH_ATTEMPTS_WINDOW_SECS", "0"),
+            ("TRUST_PROXY", "yes"),
+            ("REQUEST_TIMEOUT_SECS", "0"),
 {%- if cross_origin %}
             ("FRONTEND_ORIGINS", "*"),
             ("FRONTEND_ORIGINS", "null"),
