@@ -458,8 +458,12 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
             .concat(),
             S::FORBIDDEN,
         ),
-        // Paths. The API serves no files; these must stay JSON 404s (or
-        // refusals) whatever is added later.
+        // Paths. Without static file serving every one is a JSON 404.
+        // TODO(static serving): when a project serves STATIC_DIR, these same
+        // paths (dot-dot, encoded dot-dot, encoded slashes, backslashes,
+        // double slash, encoded NUL, invalid UTF-8, 8 KiB path) must be sent
+        // to it too, asserting that no file outside STATIC_DIR is returned:
+        // the SPA's index.html or a 404, never a 500 or another file.
         case(
             "dot-dot path",
             get("/../../../../etc/passwd", &[]),
