@@ -5,9 +5,14 @@
 //! deep inside a library (tower-http panics on `*` with credentials) or a
 //! server that starts and then misbehaves in the browser.
 
-use std::{fmt, net::SocketAddr, {% unless cross_origin %}path::PathBuf, {% endunless %}time::Duration};
-
-use crate::{cookie_policy::CookiePolicy, origin::Origin};
+{% if cross_origin -%}
+use std::{fmt, net::SocketAddr, num::NonZeroU32, ops::RangeInclusive, time::Duration};
+{% else -%}
+use std::{
+    fmt, net::SocketAddr, num::NonZeroU32, ops::RangeInclusive, path::PathBuf, time::Duration,
+};
+{% endif %}
+use crate::{cookie_policy::CookiePolicy, origin::Origin, rate_limit::Limits};
 
 /// Everything the application needs to start.
 #[derive(Clone, Debug)]
@@ -36,6 +41,12 @@ pub struct Config {
     pub cookie: CookiePolicy,
     /// `tracing` filter directives (`RUST_LOG`).
     pub log_filter: String,
+    /// Login and signup attempts allowed per client address and per account.
+    pub auth_attempts: Limits,
+    /// Whether `X-Forwarded-For` names the client (`TRUST_PROXY`).
+    pub trust_proxy: bool,
+    /// Longest a request may take, body upload included (`REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
 }
 
 /// The database connection pool.
@@ -96,6 +107,19 @@ impl Config {
         let var = |name: &'static str, default: &str| Setting {
             name,
             value: lookup(name).unwrap_or_else(|| default.to_owned()),
+        };
+        let seconds = |name: &'static str, default: &str, range: RangeInclusive<u64>| {
+            var(name, default).parse_with(
+                |v| match v.parse::<u64>() {
+                    Ok(secs) if range.contains(&secs) => Ok(Duration::from_secs(secs)),
+                    _ => Err(format!(
+                        "not a whole number of seconds from {} to {}",
+                        range.start(),
+                        range.end()
+                    )),
+                },
+                "use a whole number of seconds",
+            )
         };
 
         let bind_addr = var("BIND_ADDR", "127.0.0.1:8080").parse_with(
@@ -167,6 +191,32 @@ impl Config {
             &var("COOKIE_SAME_SITE", "auto").value,
         )?;
         let log_filter = var("RUST_LOG", "info,tower_http=info").value;
+        let attempts = |name: &'static str, default: &str| {
+            var(name, default).parse_with(
+                |v| {
+                    v.parse::<NonZeroU32>()
+                        .ok()
+                        .filter(|n| n.get() <= 10_000)
+                        .ok_or_else(|| "not a whole number from 1 to 10000".to_owned())
+                },
+                "use e.g. 10; attempts beyond it within AUTH_ATTEMPTS_WINDOW_SECS get 429",
+            )
+        };
+        let auth_attempts = Limits {
+            per_ip: attempts("AUTH_ATTEMPTS_PER_IP", "60")?,
+            per_account: attempts("AUTH_ATTEMPTS_PER_ACCOUNT", "10")?,
+            window: seconds("AUTH_ATTEMPTS_WINDOW_SECS", "300", 1..=86_400)?,
+        };
+        let trust_proxy = var("TRUST_PROXY", "false").parse_with(
+            |v| match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err("not one of true, false".to_owned()),
+            },
+            "use true only behind a reverse proxy that appends the client address to \
+             X-Forwarded-For, otherwise false",
+        )?;
+        let request_timeout = seconds("REQUEST_TIMEOUT_SECS", "30", 1..=3_600)?;
 
         Ok(Self {
             bind_addr,
@@ -183,6 +233,9 @@ impl Config {
             session_inactivity,
             cookie,
             log_filter,
+            auth_attempts,
+            trust_proxy,
+            request_timeout,
         })
     }
 }
@@ -389,6 +442,11 @@ mod tests {
             ("SESSION_INACTIVITY_SECS", "soon"),
             ("COOKIE_SECURE", "yes"),
             ("COOKIE_SAME_SITE", "none"),
+            ("AUTH_ATTEMPTS_PER_IP", "0"),
+            ("AUTH_ATTEMPTS_PER_ACCOUNT", "lots"),
+            ("AUTH_ATTEMPTS_WINDOW_SECS", "0"),
+            ("TRUST_PROXY", "yes"),
+            ("REQUEST_TIMEOUT_SECS", "0"),
 {%- if cross_origin %}
             ("FRONTEND_ORIGINS", "*"),
             ("FRONTEND_ORIGINS", "null"),

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod middleware;
 pub mod origin;
 pub mod password;
+pub mod rate_limit;
 pub mod routes;
 pub mod session;
 pub mod session_store;

@@ -4,14 +4,20 @@
 use std::any::Any;
 
 use axum::{
-    Router,
-    http::StatusCode,
+    BoxError, Router,
+    error_handling::HandleErrorLayer,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, StatusCode, header},
     middleware::{map_response, map_response_with_state},
     response::{IntoResponse, Response},
 };
-use tower::ServiceBuilder;
+use tower::{
+    ServiceBuilder,
+    timeout::{TimeoutLayer, error::Elapsed},
+};
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    set_header::SetResponseHeaderLayer,
     trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
 };
 use tower_sessions::SessionManagerLayer;
@@ -29,8 +35,13 @@ use crate::{config::Config, cookie_policy, csrf, error::ApiError, session, sessi
 ///    response, errors included, carries the CORS headers the browser needs
 ///    to let the frontend read it;
 {%- endif %}
+/// 1. security headers, on every response below, errors included;
 /// 1. tracing: a span per request, and one log line per response;
 /// 1. panic catching: a bug becomes a JSON 500, never a dropped connection;
+/// 1. the request timeout: a request still running after
+///    `REQUEST_TIMEOUT_SECS` (a stalled body upload included) is dropped and
+///    answered with a JSON 503, so slow clients cannot hold workers forever;
+/// 1. the body size limit, enforced by the JSON extractor as a JSON 413;
 /// 1. CSRF: cross-site writes stop before they touch a session;
 /// 1. the session layer's own failure (saving after the handler) becomes a
 ///    JSON 503 instead of its empty 500;
@@ -47,12 +58,35 @@ pub fn apply(
 ) -> Router {
     // In a ServiceBuilder the first layer is the outermost.
     let stack = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // No page may frame ours (clickjacking): the CSP directive for
+        // current browsers, X-Frame-Options for older ones.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        // Not `no-referrer`: with it browsers send `Origin: null` on form
+        // posts, which the CSRF check must then refuse.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(HandleErrorLayer::new(timeout_response))
+        .layer(TimeoutLayer::new(config.request_timeout))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(csrf::layer(
             &config.public_origin,
             config.frontend_origins(),
@@ -73,6 +107,26 @@ pub fn apply(
 {%- else %}
     routes.layer(stack)
 {%- endif %}
+}
+
+/// Largest request body accepted. The API takes small JSON documents; the
+/// cap bounds the memory a request can make the server buffer.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Answers a request that ran out of time (the only error the stack above
+/// the timeout can see). 503 rather than 408: the client may not be at
+/// fault, and browsers silently resend requests answered 408.
+async fn timeout_response(err: BoxError) -> ApiError {
+    if err.is::<Elapsed>() {
+        tracing::warn!("request timed out");
+    } else {
+        tracing::error!(error = %err, "request failed in the middleware stack");
+    }
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "the request took too long; try again",
+    )
 }
 
 /// Logs a handler's panic and answers it like any other error.

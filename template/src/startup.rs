@@ -5,13 +5,18 @@
 //! first request is accepted. Tests build the same application on port 0, so
 //! what they exercise is exactly what `main` runs.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::{config::Config, database, middleware, password, routes, session, session_store};
+use crate::{
+    config::Config, database, middleware, password, rate_limit, routes, session, session_store,
+};
+
+/// How often the login throttle forgets clients whose allowance has refilled.
+const THROTTLE_CLEANUP: Duration = Duration::from_secs(60);
 
 pub struct Application {
     listener: TcpListener,
@@ -34,7 +39,12 @@ impl Application {
             sessions: store.clone(),
             session_inactivity: config.session_inactivity,
             dummy_hash: password::dummy_hash().await?,
+            throttle: Arc::new(rate_limit::AuthThrottle::new(
+                config.auth_attempts,
+                config.trust_proxy,
+            )),
         };
+        rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
         let routes = routes::router(state);
 {%- unless cross_origin %}
         // The built frontend, and index.html for its client-side routes.
@@ -71,7 +81,9 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let result = axum::serve(self.listener, self.app)
+        // Connection info gives handlers the client's address (login throttling).
+        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         if let Some(cleanup) = self.cleanup {

@@ -68,3 +68,49 @@ async fn without_static_dir_only_the_api_answers() {
         "not_found"
     );
 }
+
+/// Path traversal against the static files, sent over a raw socket because
+/// HTTP clients normalise `..` away before sending. Whatever the path, the
+/// answer is the SPA's own `index.html` or a 4xx: never a file from outside
+/// `STATIC_DIR` (Cargo.toml one level up, /etc/passwd), never a 5xx.
+#[tokio::test]
+async fn path_traversal_never_leaves_static_dir() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app().await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let index = std::fs::read_to_string("frontend/index.html").unwrap();
+    for path in [
+        "/../Cargo.toml",
+        "/../../../../etc/passwd",
+        "/%2e%2e/Cargo.toml",
+        "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2fCargo.toml",
+        "/..%5cCargo.toml",
+        "/..\\Cargo.toml",
+        "//etc/passwd",
+        "/index.html%00.png",
+        "/%ff%fe",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        let status: u16 = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: no status line in {text:?}"));
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        assert!(
+            (status == 200 && body == index) || (400..500).contains(&status),
+            "{path}: {status} {body:?}"
+        );
+        assert!(
+            !body.contains("[package]") && !body.contains("root:"),
+            "{path} leaked a file: {body:?}"
+        );
+    }
+}

@@ -18,7 +18,9 @@ use super::AppState;
 use crate::{
     error::ApiError,
     extract::{CurrentUser, Json},
-    password, session, users,
+    password,
+    rate_limit::ClientIp,
+    session, users,
 };
 
 /// Passwords are counted in characters; the upper bound caps Argon2 work
@@ -36,6 +38,7 @@ pub struct EmailPassword {
 
 pub async fn signup(
     State(state): State<AppState>,
+    client: ClientIp,
     session: Session,
     Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -48,6 +51,7 @@ pub async fn signup(
             PASSWORD_CHARS.end()
         )));
     }
+    state.throttle.check(client, &email)?;
     let hash = password::hash(input.password).await.map_err(internal)?;
     let user = users::insert(&state.db, &email, &hash)
         .await?
@@ -65,6 +69,7 @@ pub async fn signup(
 
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientIp,
     session: Session,
     Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -83,6 +88,7 @@ pub async fn login(
     ) else {
         return Err(wrong());
     };
+    state.throttle.check(client, &email)?;
     let found = users::credentials_by_email(&state.db, &email).await?;
     // Verify against a dummy hash when the user is unknown, so both failures
     // cost the same time.

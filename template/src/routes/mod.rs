@@ -14,7 +14,7 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{database::Pool, error::ApiError, session_store};
+use crate::{database::Pool, error::ApiError, rate_limit::AuthThrottle, session_store};
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -24,6 +24,8 @@ pub struct AppState {
     pub session_inactivity: Duration,
     /// Verified against for unknown emails, see `password::dummy_hash`.
     pub dummy_hash: Arc<str>,
+    /// Login and signup attempts left per client and per account.
+    pub throttle: Arc<AuthThrottle>,
 }
 
 pub fn router(state: AppState) -> Router {

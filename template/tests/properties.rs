@@ -1,0 +1,218 @@
+//! Property tests of the two parsers every request and every start-up rely
+//! on: origins (compared byte for byte by CORS and CSRF) and configuration.
+//! Whatever the input, they must not panic, and what they accept must be
+//! exactly what a browser would send.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use {{crate_name}}::{
+    config::{Config, ConfigError},
+    origin::Origin,
+};
+
+/// Enough cases to find edge cases, few enough to keep `cargo test` quick.
+fn cases() -> ProptestConfig {
+    ProptestConfig::with_cases(256)
+}
+
+/// Host names and addresses as they appear in origins, in mixed case.
+fn host() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z][a-zA-Z0-9-]{0,10}(\\.[a-zA-Z][a-zA-Z0-9-]{0,10}){0,3}",
+        Just("localhost".to_owned()),
+        any::<[u8; 4]>().prop_map(|[a, b, c, d]| format!("{a}.{b}.{c}.{d}")),
+        any::<[u16; 8]>().prop_map(|s| format!("[{}]", std::net::Ipv6Addr::from(s))),
+    ]
+    .prop_filter("a valid DNS name", |h| {
+        !h.contains("-.") && !h.ends_with('-') && !h.to_ascii_lowercase().contains("xn--")
+    })
+}
+
+/// `scheme://host[:port]` with the scheme in any case.
+fn origin_text() -> impl Strategy<Value = String> {
+    (
+        prop_oneof!["[hH][tT][tT][pP]", "[hH][tT][tT][pP][sS]"],
+        host(),
+        proptest::option::of(any::<u16>()),
+    )
+        .prop_map(|(scheme, host, port)| match port {
+            Some(port) => format!("{scheme}://{host}:{port}"),
+            None => format!("{scheme}://{host}"),
+        })
+}
+
+/// The configuration from these variables alone (plus `FRONTEND_ORIGINS`
+/// in cross-origin projects, which have no default for it).
+fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut env: HashMap<String, String> = HashMap::new();
+{%- if cross_origin %}
+    env.insert("FRONTEND_ORIGINS".into(), "http://localhost:5173".into());
+{%- endif %}
+    for (name, value) in pairs {
+        env.insert((*name).into(), (*value).into());
+    }
+    Config::from_lookup(|name| env.get(name).cloned())
+}
+
+/// Every variable `Config` reads.
+const VARIABLES: &[&str] = &[
+    "BIND_ADDR",
+    "PUBLIC_ORIGIN",
+{%- if cross_origin %}
+    "FRONTEND_ORIGINS",
+{%- endif %}
+    "DATABASE_URL",
+    "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_TIMEOUT_MS",
+    "REDIS_URL",
+    "REDIS_TIMEOUT_MS",
+    "SESSION_INACTIVITY_SECS",
+    "COOKIE_SECURE",
+    "COOKIE_SAME_SITE",
+    "AUTH_ATTEMPTS_PER_IP",
+    "AUTH_ATTEMPTS_PER_ACCOUNT",
+    "AUTH_ATTEMPTS_WINDOW_SECS",
+    "TRUST_PROXY",
+    "REQUEST_TIMEOUT_SECS",
+];
+
+proptest! {
+    #![proptest_config(cases())]
+
+    #[test]
+    fn origin_parsing_never_panics(input in any::<String>()) {
+        let _ = Origin::parse(&input);
+    }
+
+    #[test]
+    fn normalisation_is_idempotent(input in origin_text()) {
+        if let Ok(once) = Origin::parse(&input) {
+            prop_assert_eq!(Origin::parse(once.as_str()), Ok(once));
+        }
+    }
+
+    #[test]
+    fn accepted_origins_are_in_the_form_browsers_send(input in origin_text()) {
+        let origin = Origin::parse(&input).map_err(TestCaseError::fail)?;
+        let text = origin.as_str();
+        let (scheme, rest) = text.split_once("://").expect("scheme://");
+        prop_assert!(scheme == "http" || scheme == "https", "{}", text);
+        prop_assert!(!rest.contains(['/', '?', '#', '@']), "{}", text);
+        prop_assert_eq!(text.to_ascii_lowercase(), text);
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        prop_assert!(!text.ends_with(default_port), "{}", text);
+    }
+
+    #[test]
+    fn case_and_default_ports_do_not_make_another_origin(input in origin_text()) {
+        let origin = Origin::parse(&input).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(Origin::parse(&input.to_ascii_uppercase()), Ok(origin.clone()));
+        let default_port = if origin.is_https() { 443 } else { 80 };
+        if input.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
+            let explicit = format!("{input}:{default_port}");
+            prop_assert_eq!(Origin::parse(&explicit), Ok(origin));
+        }
+    }
+
+    #[test]
+    fn nothing_with_a_path_query_or_fragment_is_accepted(
+        input in origin_text(),
+        separator in prop_oneof![Just('/'), Just('?'), Just('#')],
+        rest in "[a-zA-Z0-9/._~-]{0,12}",
+    ) {
+        let with_path = format!("{input}{separator}{rest}");
+        prop_assert!(Origin::parse(&with_path).is_err(), "accepted {}", with_path);
+    }
+
+    #[test]
+    fn other_schemes_are_refused(
+        scheme in "[a-z][a-z0-9+.-]{0,8}".prop_filter("not http(s)", |s| s != "http" && s != "https"),
+        host in host(),
+    ) {
+        let input = format!("{scheme}://{host}");
+        prop_assert!(Origin::parse(&input).is_err(), "accepted {}", input);
+    }
+
+    #[test]
+    fn any_value_of_any_variable_is_accepted_or_blamed_on_it(
+        variable in proptest::sample::select(VARIABLES),
+        value in any::<String>(),
+    ) {
+        if let Err(err) = config(&[(variable, &value)]) {
+            let message = err.to_string();
+            // A PUBLIC_ORIGIN that is also a frontend origin is reported
+            // on FRONTEND_ORIGINS, where the fix is.
+            let blamed = err.var == variable
+                || (variable == "PUBLIC_ORIGIN" && err.var == "FRONTEND_ORIGINS");
+            prop_assert!(blamed, "set {}, blamed {}: {}", variable, err.var, message);
+            prop_assert!(message.contains("Fix: "), "{}", message);
+            prop_assert!(!message.contains('\n'), "{}", message);
+        }
+    }
+
+    #[test]
+    fn whole_seconds_are_accepted_exactly_within_their_range(secs in any::<u64>()) {
+        let text = secs.to_string();
+        let accepted = config(&[("SESSION_INACTIVITY_SECS", &text)]).is_ok();
+        prop_assert_eq!(accepted, (60..=31_536_000).contains(&secs));
+        let accepted = config(&[("REQUEST_TIMEOUT_SECS", &text)]).is_ok();
+        prop_assert_eq!(accepted, (1..=3_600).contains(&secs));
+    }
+
+    #[test]
+    fn attempt_limits_are_accepted_exactly_from_1_to_10000(n in any::<u32>()) {
+        let text = n.to_string();
+        let accepted = config(&[("AUTH_ATTEMPTS_PER_IP", &text)]).is_ok();
+        prop_assert_eq!(accepted, (1..=10_000).contains(&n));
+    }
+
+    #[test]
+    fn any_socket_address_binds(ip in any::<std::net::IpAddr>(), port in any::<u16>()) {
+        let addr = std::net::SocketAddr::new(ip, port);
+        let config = config(&[("BIND_ADDR", &addr.to_string())]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(config.bind_addr, addr);
+    }
+
+    #[test]
+    fn public_origin_is_stored_normalised(input in origin_text()) {
+        let expected = Origin::parse(&input).map_err(TestCaseError::fail)?;
+        match config(&[("PUBLIC_ORIGIN", &input)]) {
+            Ok(config) => prop_assert_eq!(config.public_origin, expected),
+            // The only reasons to refuse a valid origin here: it is also a
+            // frontend origin, or it puts the backend on another site than
+            // the frontend over plain http, where no session cookie could
+            // work (see cookie_policy.rs).
+            Err(err) => prop_assert!(
+                err.var == "FRONTEND_ORIGINS"
+                    || (err.var == "PUBLIC_ORIGIN" && err.problem.contains("another site")),
+                "{}", err
+            ),
+        }
+    }
+{%- if cross_origin %}
+
+    #[test]
+    fn frontend_origins_are_normalised_and_deduplicated(
+        inputs in proptest::collection::vec(origin_text(), 1..5),
+    ) {
+        let list = inputs.join(" , ");
+        let mut expected: Vec<Origin> = Vec::new();
+        for input in &inputs {
+            let origin = Origin::parse(input).map_err(TestCaseError::fail)?;
+            if !expected.contains(&origin) {
+                expected.push(origin);
+            }
+        }
+        match config(&[("FRONTEND_ORIGINS", &list)]) {
+            Ok(config) => prop_assert_eq!(config.frontend_origins(), expected.as_slice()),
+            // Unless one of them is the default PUBLIC_ORIGIN.
+            Err(err) => prop_assert!(
+                expected.iter().any(|o| o.as_str() == "http://localhost:8080"),
+                "{}", err
+            ),
+        }
+    }
+{%- endif %}
+}

@@ -1,0 +1,154 @@
+//! Login and signup throttling: per client address, per account, the 429
+//! answer, and when `X-Forwarded-For` is believed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, error_code, spawn_app_with};
+use reqwest::{Response, StatusCode};
+use serde_json::json;
+
+const PASSWORD: &str = "a long passphrase";
+
+async fn login_from(app: &TestApp, email: &str, password: &str, forwarded_for: &str) -> Response {
+    app.client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// Asserts a 429 with a JSON body and a `Retry-After` within the window.
+async fn assert_throttled(response: Response, window_secs: u64) {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("429 carries Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in whole seconds");
+    assert!(
+        (1..=window_secs).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    assert_eq!(
+        error_code(response, StatusCode::TOO_MANY_REQUESTS).await,
+        "too_many_attempts"
+    );
+}
+
+#[tokio::test]
+async fn one_account_is_throttled_even_with_the_right_password() {
+    let app = spawn_app_with(&[
+        ("AUTH_ATTEMPTS_PER_ACCOUNT", "3"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
+    ])
+    .await;
+    // Signup is the first attempt on this account.
+    assert_eq!(
+        app.signup("target@example.com", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    for _ in 0..2 {
+        let wrong = app.login("target@example.com", "a wrong guess!").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Case and spaces do not make it another account.
+    assert_throttled(app.login(" TARGET@example.com", PASSWORD).await, 60).await;
+    // Other accounts are not affected.
+    let other = app.login("someone@example.com", PASSWORD).await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn one_client_is_throttled_across_accounts_and_signups() {
+    let app = spawn_app_with(&[
+        ("AUTH_ATTEMPTS_PER_IP", "3"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
+    ])
+    .await;
+    for n in 0..3 {
+        let response = app.login(&format!("user{n}@example.com"), PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_throttled(app.login("user9@example.com", PASSWORD).await, 60).await;
+    assert_throttled(app.signup("new@example.com", PASSWORD).await, 60).await;
+    // Other routes are not throttled.
+    let health = app.client.get(app.url("/api/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_ignored_by_default() {
+    let app = spawn_app_with(&[
+        ("AUTH_ATTEMPTS_PER_IP", "2"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
+    ])
+    .await;
+    // A client cannot escape its bucket by claiming other addresses.
+    for n in 0..2 {
+        let response = login_from(
+            &app,
+            &format!("u{n}@example.com"),
+            PASSWORD,
+            &format!("203.0.113.{n}"),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_throttled(
+        login_from(&app, "u2@example.com", PASSWORD, "203.0.113.2").await,
+        60,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_last_forwarded_address_is_the_client() {
+    let app = spawn_app_with(&[
+        ("TRUST_PROXY", "true"),
+        ("AUTH_ATTEMPTS_PER_IP", "2"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
+    ])
+    .await;
+    // The proxy appends the real client address; what the client wrote to
+    // the left of it does not matter.
+    for n in 0..2 {
+        let forwarded = format!("198.51.100.{n}, 203.0.113.7");
+        let response = login_from(&app, &format!("a{n}@example.com"), PASSWORD, &forwarded).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_throttled(
+        login_from(
+            &app,
+            "a2@example.com",
+            PASSWORD,
+            "198.51.100.9, 203.0.113.7",
+        )
+        .await,
+        60,
+    )
+    .await;
+    // Another client behind the same proxy has its own allowance.
+    let other = login_from(&app, "a3@example.com", PASSWORD, "203.0.113.8").await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_allowance_comes_back_after_the_window() {
+    let app = spawn_app_with(&[
+        ("AUTH_ATTEMPTS_PER_ACCOUNT", "1"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "1"),
+    ])
+    .await;
+    let first = app.login("patient@example.com", PASSWORD).await;
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    assert_throttled(app.login("patient@example.com", PASSWORD).await, 1).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = app.login("patient@example.com", PASSWORD).await;
+    assert_eq!(later.status(), StatusCode::UNAUTHORIZED);
+}
