@@ -72,7 +72,9 @@ fn scenario(name: &str) {
     // The browser does not care which cargo-generate rendered the project:
     // .ci/run's extra releases (TEMPLATE_MATRIX=smoke) leave these out.
     if std::env::var("TEMPLATE_MATRIX").as_deref() == Ok("smoke") {
-        eprintln!("{name}: browser scenarios run with the full matrix only (TEMPLATE_MATRIX=smoke)");
+        eprintln!(
+            "{name}: browser scenarios run with the full matrix only (TEMPLATE_MATRIX=smoke)"
+        );
         return;
     }
     let Some(tools) = tools() else { return };
@@ -147,7 +149,10 @@ fn install_playwright_core() -> Result<(), String> {
     INSTALLED
         .get_or_init(|| {
             let dir = browser_dir();
-            if dir.join("node_modules/playwright-core/package.json").is_file() {
+            if dir
+                .join("node_modules/playwright-core/package.json")
+                .is_file()
+            {
                 return Ok(());
             }
             let output = Command::new("npm")

@@ -161,6 +161,9 @@ fn check(case: &Case) {
         );
     }
     check_dependencies(&project, case);
+    // The shared dependencies stay; this project's own binaries go, so the
+    // matrix does not pile up gigabytes of test executables.
+    cargo(&project, &["clean", "--package", &name]);
 }
 
 /// Each choice compiles in only what it needs: sqlx with exactly one
