@@ -23,11 +23,10 @@ async fn main() -> ExitCode {
         return fail(&format!("configuration error: {err}"));
     }
 
+    // Before the server says "listening", so that SIGTERM is graceful from then on.
+    let stop = shutdown::listen();
     let served = match Application::build(config).await {
-        Ok(app) => app
-            .run_until(shutdown::signal())
-            .await
-            .map_err(anyhow::Error::from),
+        Ok(app) => app.run_until(stop).await.map_err(anyhow::Error::from),
         Err(err) => Err(err),
     };
     match served {

@@ -2,34 +2,54 @@
 //!
 //! Container runtimes and process managers send SIGTERM; finishing in-flight
 //! requests before exiting means a deploy never cuts a login in half.
+//!
+//! The handlers are installed when [`listen`] is called, not when its future
+//! is first polled. `main` calls it before the server logs "listening", so a
+//! SIGTERM sent the moment that line appears is still graceful; installed
+//! lazily, it would meet the default action and kill the process outright.
 
-/// Completes when the process is asked to stop.
-pub async fn signal() {
-    let ctrl_c = async {
+use std::future::Future;
+
+/// Starts listening for Ctrl-C and SIGTERM, and returns a future that
+/// completes when either arrives. Must be called inside the Tokio runtime.
+#[cfg(unix)]
+pub fn listen() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        tokio::select! {
+            () = received(interrupt, "Ctrl-C") => {},
+            () = received(terminate, "SIGTERM") => {},
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
+}
+
+/// Completes when the signal arrives; never, if it could not be installed.
+#[cfg(unix)]
+async fn received(signal: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match signal {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot listen for {name}");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Starts listening for Ctrl-C, and returns a future that completes when it
+/// arrives.
+#[cfg(not(unix))]
+pub fn listen() -> impl Future<Output = ()> + Send + 'static {
+    async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %err, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
