@@ -6,7 +6,9 @@ mod common;
 
 use std::{fs, path::Path};
 
-use common::{Source, cargo, entries, files_below, generate_from, template_copy};
+use common::{
+    Source, cargo, entries, files_below, generate_from, remove_own_artifacts, template_copy,
+};
 
 /// One combination of answers, and what must then hold for the project.
 struct Case {
@@ -163,7 +165,7 @@ fn check(case: &Case) {
     check_dependencies(&project, case);
     // The shared dependencies stay; this project's own binaries go, so the
     // matrix does not pile up gigabytes of test executables.
-    cargo(&project, &["clean", "--package", &name]);
+    remove_own_artifacts(&project);
 }
 
 /// Each choice compiles in only what it needs: sqlx with exactly one

@@ -162,6 +162,8 @@ pub fn cargo(project: &Path, args: &[&str]) -> String {
         // project links some twenty test binaries, and with full debug info
         // they took 160 MB apiece, enough to fill a disk across the matrix.
         .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
+        // Each project is built once: incremental caches would only fill the disk.
+        .env("CARGO_INCREMENTAL", "0")
         .env_remove("RUST_LOG")
         .output()
         .expect("cargo runs");
@@ -177,6 +179,43 @@ pub fn cargo(project: &Path, args: &[&str]) -> String {
         project.display()
     );
     text
+}
+
+/// Deletes what `cargo test` built from the project's own sources (its
+/// library, binary and test executables) from the shared target directory,
+/// and keeps the dependencies every project shares.
+///
+/// Not `cargo clean --package`: that removes files by target name, and every
+/// generated project has test targets of the same names (`auth`, `startup`,
+/// ...), so it deleted the executables of a project being tested in parallel.
+/// The files named here carry this project's own metadata hash.
+pub fn remove_own_artifacts(project: &Path) {
+    let listing = cargo(project, &["test", "--no-run", "--message-format=json"]);
+    let sources = project.canonicalize().expect("project dir");
+    let mut removed = 0;
+    for line in listing.lines().filter(|line| line.starts_with('{')) {
+        let message: serde_json::Value = serde_json::from_str(line).expect("cargo JSON message");
+        let own = message["reason"] == "compiler-artifact"
+            && message["target"]["src_path"]
+                .as_str()
+                .is_some_and(|src| Path::new(src).starts_with(&sources));
+        if !own {
+            continue;
+        }
+        let files = message["filenames"].as_array().expect("filenames");
+        for file in files.iter().chain([&message["executable"]]) {
+            if let Some(file) = file.as_str()
+                && fs::remove_file(file).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    assert!(
+        removed > 0,
+        "no build outputs of {} found in:\n{listing}",
+        project.display()
+    );
 }
 
 /// Every file below `dir`, relative to it, sorted.
