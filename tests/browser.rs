@@ -70,11 +70,9 @@ struct Projects {
 
 fn scenario(name: &str) {
     // The browser does not care which cargo-generate rendered the project:
-    // .ci/run's extra releases (TEMPLATE_MATRIX=smoke) leave these out.
-    if std::env::var("TEMPLATE_MATRIX").as_deref() == Ok("smoke") {
-        eprintln!(
-            "{name}: browser scenarios run with the full matrix only (TEMPLATE_MATRIX=smoke)"
-        );
+    // .ci/run's extra releases (TEMPLATE_MATRIX=render) leave these out.
+    if common::render_only() {
+        eprintln!("{name}: builds nothing with TEMPLATE_MATRIX=render");
         return;
     }
     let Some(tools) = tools() else { return };

@@ -1,13 +1,17 @@
 //! Generates each combination of answers and checks the result the way a
 //! user's CI would: nothing left unrendered, `cargo fmt --check`,
 //! `cargo clippy --all-targets -- -D warnings`, and the project's own tests.
+//! With `TEMPLATE_MATRIX=render` it builds nothing, and checks instead that
+//! the cargo-generate under test renders every project byte for byte as the
+//! reference release does.
 
 mod common;
 
 use std::{fs, path::Path};
 
 use common::{
-    Source, cargo, entries, files_below, generate_from, remove_own_artifacts, template_copy,
+    Source, cargo, entries, files_below, generate_from, generate_with, reference_cargo_generate,
+    remove_own_artifacts, render_only, template_copy,
 };
 
 /// One combination of answers, and what must then hold for the project.
@@ -28,11 +32,6 @@ impl Case {
     /// Whether several instances can share this project's stores.
     fn shared_store(&self) -> bool {
         self.database == "postgres" || self.session_store == "redis"
-    }
-
-    /// The long-standing default answers, which the `smoke` matrix keeps.
-    fn is_default_store(&self) -> bool {
-        self.database == "sqlite" && self.session_store == "database"
     }
 }
 
@@ -91,16 +90,6 @@ fn same_origin_postgres_redis() {
 }
 
 fn check(case: &Case) {
-    // `TEMPLATE_MATRIX=smoke` (used by .ci/run for the extra cargo-generate
-    // releases) keeps the two default-store projects; the full matrix runs
-    // once, with the README's cargo-generate.
-    if std::env::var("TEMPLATE_MATRIX").as_deref() == Ok("smoke") && !case.is_default_store() {
-        eprintln!(
-            "{}: not in the smoke matrix (TEMPLATE_MATRIX=smoke)",
-            case.name()
-        );
-        return;
-    }
     let name = case.name();
     let defines = [
         (
@@ -131,6 +120,25 @@ fn check(case: &Case) {
     let project = destination.path().join(&name);
 
     check_tree(&project, case);
+
+    if render_only() {
+        let reference = tempfile::tempdir().unwrap();
+        let output = generate_with(
+            &reference_cargo_generate(),
+            case.source,
+            template.path(),
+            reference.path(),
+            &name,
+            &defines,
+        );
+        assert!(
+            output.status.success(),
+            "generation with the reference release failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        same_files(&project, &reference.path().join(&name));
+        return;
+    }
 
     cargo(&project, &["fmt", "--check"]);
     cargo(
@@ -166,6 +174,19 @@ fn check(case: &Case) {
     // The shared dependencies stay; this project's own binaries go, so the
     // matrix does not pile up gigabytes of test executables.
     remove_own_artifacts(&project);
+}
+
+/// The release under test rendered byte for byte what the reference did.
+fn same_files(project: &Path, reference: &Path) {
+    let files = files_below(project);
+    assert_eq!(files, files_below(reference), "different files");
+    for file in files {
+        assert!(
+            fs::read(project.join(&file)).unwrap() == fs::read(reference.join(&file)).unwrap(),
+            "{} differs from the reference release's",
+            file.display()
+        );
+    }
 }
 
 /// Each choice compiles in only what it needs: sqlx with exactly one

@@ -68,6 +68,20 @@ pub fn cargo_generate() -> String {
     std::env::var("CARGO_GENERATE").unwrap_or_else(|_| "cargo-generate".to_owned())
 }
 
+/// `TEMPLATE_MATRIX=render`: .ci/run's runs with the extra cargo-generate
+/// releases. They check that each release renders every project exactly as
+/// the README's release does, and build nothing: the full run has already
+/// built and tested those very files.
+pub fn render_only() -> bool {
+    std::env::var("TEMPLATE_MATRIX").as_deref() == Ok("render")
+}
+
+/// The release whose rendering the others must match:
+/// `CARGO_GENERATE_REFERENCE`, else `cargo-generate` from the `PATH`.
+pub fn reference_cargo_generate() -> String {
+    std::env::var("CARGO_GENERATE_REFERENCE").unwrap_or_else(|_| "cargo-generate".to_owned())
+}
+
 /// How cargo-generate is pointed at the template.
 #[derive(Clone, Copy, Debug)]
 pub enum Source {
@@ -94,12 +108,34 @@ pub fn generate_from(
     name: &str,
     defines: &[(&str, &str)],
 ) -> Output {
-    let mut command = Command::new(cargo_generate());
+    generate_with(
+        &cargo_generate(),
+        source,
+        template,
+        destination,
+        name,
+        defines,
+    )
+}
+
+/// Like [`generate_from`], with the cargo-generate executable given.
+pub fn generate_with(
+    cargo_generate: &str,
+    source: Source,
+    template: &Path,
+    destination: &Path,
+    name: &str,
+    defines: &[(&str, &str)],
+) -> Output {
+    let mut command = Command::new(cargo_generate);
     command.arg("generate");
     match source {
         Source::Path => command.arg("--path"),
         Source::Git => {
-            commit_all(template);
+            // Once per copy: a second generation reuses the commit.
+            if !template.join(".git").exists() {
+                commit_all(template);
+            }
             command.arg("--git")
         }
     };
@@ -119,8 +155,7 @@ pub fn generate_from(
     }
     command.output().unwrap_or_else(|err| {
         panic!(
-            "cannot run {} ({err}): install it with `cargo install cargo-generate --version 0.23.7 --locked` (see README.md)",
-            cargo_generate()
+            "cannot run {cargo_generate} ({err}): install it with `cargo install cargo-generate --version 0.23.7 --locked` (see README.md)"
         )
     })
 }
