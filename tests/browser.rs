@@ -123,10 +123,8 @@ fn tools() -> Option<Tools> {
         ))
     } else if Command::new("node").arg("--version").output().is_err() {
         Some("no `node` on the PATH (Node 20 or newer)".to_owned())
-    } else if let Err(reason) = install_playwright_core() {
-        Some(reason)
     } else {
-        None
+        install_playwright_core().err()
     };
     match missing {
         None => Some(Tools { chromium }),
