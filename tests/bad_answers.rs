@@ -7,8 +7,11 @@ use common::{entries, generate, template_copy};
 
 const BACKEND: (&str, &str) = ("public_origin", "http://localhost:8080");
 
+/// `--define`s given to cargo-generate.
+type Answers = &'static [(&'static str, &'static str)];
+
 /// (answers, prompt named, value quoted, words the message must contain)
-const CASES: &[(&[(&str, &str)], &str, &str, &str)] = &[
+const CASES: &[(Answers, &str, &str, &str)] = &[
     (
         &[
             ("cross_origin", "false"),
