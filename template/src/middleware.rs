@@ -38,6 +38,10 @@ use crate::{config::Config, cookie_policy, csrf, error::ApiError, session, sessi
 /// 1. security headers, on every response below, errors included;
 /// 1. tracing: a span per request, and one log line per response;
 /// 1. panic catching: a bug becomes a JSON 500, never a dropped connection;
+///
+/// and then, for the API but not the probes (which use no session, change
+/// nothing, and are called every few seconds by load balancers):
+///
 /// 1. the request timeout: a request still running after
 ///    `REQUEST_TIMEOUT_SECS` (a stalled body upload included) is dropped and
 ///    answered with a JSON 503, so slow clients cannot hold workers forever;
@@ -52,12 +56,27 @@ use crate::{config::Config, cookie_policy, csrf, error::ApiError, session, sessi
 ///    layer, which writes the `Set-Cookie` on the way out;
 /// 1. sessions, nearest the handlers that use them.
 pub fn apply(
-    routes: Router,
+    api: Router,
+    probes: Router,
     config: &Config,
     sessions: SessionManagerLayer<session_store::Store>,
 ) -> Router {
     // In a ServiceBuilder the first layer is the outermost.
-    let stack = ServiceBuilder::new()
+    let api_only = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(timeout_response))
+        .layer(TimeoutLayer::new(config.request_timeout))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(csrf::layer(
+            &config.public_origin,
+            config.frontend_origins(),
+        ))
+        .layer(map_response(session::explain_failed_save))
+        .layer(map_response_with_state(
+            config.cookie.clone(),
+            cookie_policy::finish_session_cookies,
+        ))
+        .layer(sessions);
+    let everything = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -83,29 +102,18 @@ pub fn apply(
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(HandleErrorLayer::new(timeout_response))
-        .layer(TimeoutLayer::new(config.request_timeout))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(csrf::layer(
-            &config.public_origin,
-            config.frontend_origins(),
-        ))
-        .layer(map_response(session::explain_failed_save))
-        .layer(map_response_with_state(
-            config.cookie.clone(),
-            cookie_policy::finish_session_cookies,
-        ))
-        .layer(sessions);
+        .layer(CatchPanicLayer::custom(panic_response));
+    // `Router::layer` wraps the routes present at that point, so the probes
+    // are merged in after the API-only layers.
+    let app = api.layer(api_only).merge(probes);
 {%- if cross_origin %}
     // With `Router::layer` the last layer is the outermost, so CORS goes on
-    // last. (Inside the ServiceBuilder it could not: its preflight answers
-    // need a body type the inner layers do not produce.)
-    routes
-        .layer(stack)
+    // last. (Inside a ServiceBuilder it could not: its preflight answers need
+    // a body type the inner layers do not produce.)
+    app.layer(everything)
         .layer(cors::layer(config.frontend_origins()))
 {%- else %}
-    routes.layer(stack)
+    app.layer(everything)
 {%- endif %}
 }
 

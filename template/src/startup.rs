@@ -45,12 +45,17 @@ impl Application {
             )),
         };
         rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
-        let routes = routes::router(state);
+        let api = routes::api(state.clone());
 {%- unless cross_origin %}
         // The built frontend, and index.html for its client-side routes.
-        let routes = crate::spa::serve(routes, config.static_dir.as_deref());
+        let api = crate::spa::serve(api, config.static_dir.as_deref());
 {%- endunless %}
-        let app = middleware::apply(routes, &config, session::layer(store, &config));
+        let app = middleware::apply(
+            api,
+            routes::probes(state),
+            &config,
+            session::layer(store, &config),
+        );
 
         let listener = TcpListener::bind(config.bind_addr)
             .await

@@ -28,21 +28,33 @@ pub struct AppState {
     pub throttle: Arc<AuthThrottle>,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API proper: everything that may read or write a session.
+pub fn api(state: AppState) -> Router {
     Router::new()
-        .route("/api/health", get(health::health))
-        .route("/api/ready", get(health::ready))
         .route("/api/auth/signup", post(auth::signup))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/session", get(auth::current_session))
         .route("/api/auth/logout", post(auth::logout))
         .fallback(|| async { ApiError::not_found() })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this path does not accept that method",
-            )
-        })
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// The liveness and readiness probes. They never touch a session, and load
+/// balancers call them every few seconds, so `middleware::apply` keeps them
+/// out of the session and CSRF layers.
+pub fn probes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/health", get(health::health))
+        .route("/api/ready", get(health::ready))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not accept that method",
+    )
 }
