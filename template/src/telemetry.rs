@@ -4,6 +4,8 @@
 //! `TraceLayer` adds a span per request, so every log line a handler writes
 //! carries the method and path it was serving.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt};
 
 /// Installs the global subscriber. An invalid filter is a configuration
@@ -12,6 +14,12 @@ pub fn init(filter: &str) -> Result<(), String> {
     let filter = EnvFilter::try_new(filter).map_err(|err| {
         format!("RUST_LOG={filter:?}: {err}. Fix: use directives such as info,tower_http=debug")
     })?;
-    fmt().with_env_filter(filter).with_target(false).init();
+    fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        // Colours for a person at a terminal; plain text for files and log
+        // collectors, which would otherwise store the escape codes.
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
     Ok(())
 }
