@@ -48,7 +48,8 @@ async function runCleanups() {
 
 function tempDir(prefix) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  onExit(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Retries: a process that just exited may still have files being closed.
+  onExit(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 
@@ -281,15 +282,41 @@ async function launchChromium({ blockThirdPartyCookies }) {
   const child = spawn(
     process.env.CHROMIUM,
     [...FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: Debian's /usr/bin/chromium is a shell script
+    // that runs the browser as a child, so signalling only the process we
+    // started left the browser running, writing to the profile being deleted.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-  onExit(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone already
     }
+  };
+  // However this script ends, no browser outlives it.
+  process.on('exit', () => signalGroup('SIGKILL'));
+  onExit(async () => {
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((resolve) => child.once('exit', resolve));
+    // SIGTERM lets Chromium close its profile; SIGKILL if it hangs.
+    signalGroup('SIGTERM');
+    const killer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(killer);
+    // Helpers of the group may outlive the script; wait until none is left.
+    await waitFor('Chromium to exit', () => {
+      try {
+        process.kill(-child.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
   });
   const portFile = path.join(profile, 'DevToolsActivePort');
   const [port, wsPath] = await waitFor('Chromium to open its DevTools port', () => {
