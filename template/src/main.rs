@@ -23,9 +23,15 @@ async fn main() -> ExitCode {
         return fail(&format!("configuration error: {err}"));
     }
 
-    // Before the server says "listening", so that SIGTERM is graceful from then on.
-    let stop = shutdown::listen();
-    let served = match Application::build(config).await {
+    // Listening starts before start-up, so a signal is never lost: during
+    // start-up (which may wait on the database) it stops the process at once,
+    // and once serving it stops it gracefully.
+    let mut stop = Box::pin(shutdown::listen());
+    let built = tokio::select! {
+        built = Application::build(config) => built,
+        () = &mut stop => return ExitCode::SUCCESS,
+    };
+    let served = match built {
         Ok(app) => app.run_until(stop).await.map_err(anyhow::Error::from),
         Err(err) => Err(err),
     };

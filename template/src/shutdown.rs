@@ -3,9 +3,9 @@
 //! Container runtimes and process managers send SIGTERM; finishing in-flight
 //! requests before exiting means a deploy never cuts a login in half.
 //!
-//! The handlers are installed when [`listen`] is called, not when its future
-//! is first polled. `main` calls it before the server logs "listening", so a
-//! SIGTERM sent the moment that line appears is still graceful; installed
+//! On Unix the handlers are installed when [`listen`] is called, not when its
+//! future is first polled. `main` calls it before start-up, so a SIGTERM sent
+//! the moment the server logs "listening" is still graceful; installed
 //! lazily, it would meet the default action and kill the process outright.
 
 use std::future::Future;
