@@ -17,9 +17,15 @@ pub fn init(filter: &str) -> Result<(), String> {
     fmt()
         .with_env_filter(filter)
         .with_target(false)
-        // Colours for a person at a terminal; plain text for files and log
-        // collectors, which would otherwise store the escape codes.
-        .with_ansi(std::io::stdout().is_terminal())
+        // Colours for a person at a terminal (unless NO_COLOR is set); plain
+        // text for files and log collectors, which would store the codes.
+        .with_ansi(std::io::stdout().is_terminal() && !no_color())
         .init();
     Ok(())
+}
+
+/// Whether colours are turned off by the `NO_COLOR` convention
+/// (<https://no-color.org>): set and not empty.
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
 }
