@@ -72,12 +72,12 @@ const ORIGINS: &[(&str, Option<&str>, [Verdict; 5])] = &[
 /// CSRF layer. Safe methods are never refused.
 #[rustfmt::skip]
 const METHODS: [(Method, &str, StatusCode); 6] = [
-    (Method::GET,    "/api/health",      StatusCode::OK),
-    (Method::HEAD,   "/api/health",      StatusCode::OK),
-    (Method::POST,   "/api/auth/logout", StatusCode::NO_CONTENT),
-    (Method::PUT,    "/api/auth/logout", StatusCode::METHOD_NOT_ALLOWED),
-    (Method::PATCH,  "/api/auth/logout", StatusCode::METHOD_NOT_ALLOWED),
-    (Method::DELETE, "/api/auth/logout", StatusCode::METHOD_NOT_ALLOWED),
+    (Method::GET,    "/api/auth/session", StatusCode::UNAUTHORIZED),
+    (Method::HEAD,   "/api/auth/session", StatusCode::UNAUTHORIZED),
+    (Method::POST,   "/api/auth/logout",  StatusCode::NO_CONTENT),
+    (Method::PUT,    "/api/auth/logout",  StatusCode::METHOD_NOT_ALLOWED),
+    (Method::PATCH,  "/api/auth/logout",  StatusCode::METHOD_NOT_ALLOWED),
+    (Method::DELETE, "/api/auth/logout",  StatusCode::METHOD_NOT_ALLOWED),
 ];
 
 #[tokio::test]
