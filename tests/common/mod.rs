@@ -223,11 +223,15 @@ pub fn cargo(project: &Path, args: &[&str]) -> String {
 /// Not `cargo clean --package`: that removes files by target name, and every
 /// generated project has test targets of the same names (`auth`, `startup`,
 /// ...), so it deleted the executables of a project being tested in parallel.
-/// The files named here carry this project's own metadata hash.
+/// The test executables named here carry this project's own metadata hash.
+/// For the binary cargo names only its copy in `debug/`, a hard link to
+/// `debug/deps/<crate>-<hash>`; that one is found by the crate name, which is
+/// the project name and so unique to each project of the matrix.
 pub fn remove_own_artifacts(project: &Path) {
     let listing = cargo(project, &["test", "--no-run", "--message-format=json"]);
     let sources = project.canonicalize().expect("project dir");
     let mut removed = 0;
+    let mut crate_names = Vec::new();
     for line in listing.lines().filter(|line| line.starts_with('{')) {
         let message: serde_json::Value = serde_json::from_str(line).expect("cargo JSON message");
         let own = message["reason"] == "compiler-artifact"
@@ -237,6 +241,11 @@ pub fn remove_own_artifacts(project: &Path) {
         if !own {
             continue;
         }
+        let kinds = message["target"]["kind"].as_array().expect("target kind");
+        if kinds.iter().any(|kind| kind == "bin" || kind == "lib") {
+            let name = message["target"]["name"].as_str().expect("target name");
+            crate_names.push(name.replace('-', "_"));
+        }
         let files = message["filenames"].as_array().expect("filenames");
         for file in files.iter().chain([&message["executable"]]) {
             if let Some(file) = file.as_str()
@@ -244,6 +253,17 @@ pub fn remove_own_artifacts(project: &Path) {
             {
                 removed += 1;
             }
+        }
+    }
+    let deps = shared_target_dir().join("debug").join("deps");
+    for entry in fs::read_dir(&deps).expect("deps dir").flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let ours = crate_names.iter().any(|name| {
+            file.starts_with(&format!("{name}-")) || file.starts_with(&format!("lib{name}-"))
+        });
+        if ours && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
         }
     }
     assert!(
