@@ -297,7 +297,8 @@ async function launchChromium({ blockThirdPartyCookies }) {
     }
   };
   // However this script ends, no browser outlives it.
-  process.on('exit', () => signalGroup('SIGKILL'));
+  const killOnExit = () => signalGroup('SIGKILL');
+  process.on('exit', killOnExit);
   onExit(async () => {
     const exited =
       child.exitCode !== null || child.signalCode !== null
@@ -308,7 +309,9 @@ async function launchChromium({ blockThirdPartyCookies }) {
     const killer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
     await exited;
     clearTimeout(killer);
-    // Helpers of the group may outlive the script; wait until none is left.
+    // The browser has closed its profile; any helper left in the group goes
+    // now, and the profile is deleted only once none is left.
+    signalGroup('SIGKILL');
     await waitFor('Chromium to exit', () => {
       try {
         process.kill(-child.pid, 0);
@@ -317,6 +320,7 @@ async function launchChromium({ blockThirdPartyCookies }) {
         return true;
       }
     });
+    process.off('exit', killOnExit);
   });
   const portFile = path.join(profile, 'DevToolsActivePort');
   const [port, wsPath] = await waitFor('Chromium to open its DevTools port', () => {
