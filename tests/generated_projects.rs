@@ -10,7 +10,7 @@ mod common;
 use std::{fs, path::Path};
 
 use common::{
-    Source, cargo, entries, files_below, generate_from, generate_with, reference_cargo_generate,
+    Source, cargo, cargo_generate, entries, files_below, generate_from, reference_cargo_generate,
     remove_own_artifacts, render_only, template_copy,
 };
 
@@ -102,41 +102,35 @@ fn check(case: &Case) {
         ("session_store", case.session_store),
     ];
     let template = template_copy();
-    let destination = tempfile::tempdir().unwrap();
-    let output = generate_from(
-        case.source,
-        template.path(),
-        destination.path(),
-        &name,
-        &defines,
-    );
-    assert!(
-        output.status.success(),
-        "generation failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Exactly one new folder, named after the project.
-    assert_eq!(entries(destination.path()), [name.as_str()]);
-    let project = destination.path().join(&name);
-
-    check_tree(&project, case);
-
-    if render_only() {
-        let reference = tempfile::tempdir().unwrap();
-        let output = generate_with(
-            &reference_cargo_generate(),
+    // Generates the project into `destination` with a cargo-generate
+    // executable, and returns its folder.
+    let generate = |cargo_generate: &str, destination: &Path| {
+        let output = generate_from(
+            cargo_generate,
             case.source,
             template.path(),
-            reference.path(),
+            destination,
             &name,
             &defines,
         );
         assert!(
             output.status.success(),
-            "generation with the reference release failed:\n{}",
+            "generation with {cargo_generate} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        same_files(&project, &reference.path().join(&name));
+        // Exactly one new folder, named after the project.
+        assert_eq!(entries(destination), [name.as_str()]);
+        destination.join(&name)
+    };
+    let destination = tempfile::tempdir().unwrap();
+    let project = generate(&cargo_generate(), destination.path());
+
+    check_tree(&project, case);
+
+    if render_only() {
+        let reference_dir = tempfile::tempdir().unwrap();
+        let reference = generate(&reference_cargo_generate(), reference_dir.path());
+        same_files(&project, &reference);
         return;
     }
 

@@ -98,19 +98,9 @@ pub fn generate(
     name: &str,
     defines: &[(&str, &str)],
 ) -> Output {
-    generate_from(Source::Path, template, destination, name, defines)
-}
-
-pub fn generate_from(
-    source: Source,
-    template: &Path,
-    destination: &Path,
-    name: &str,
-    defines: &[(&str, &str)],
-) -> Output {
-    generate_with(
+    generate_from(
         &cargo_generate(),
-        source,
+        Source::Path,
         template,
         destination,
         name,
@@ -118,8 +108,9 @@ pub fn generate_from(
     )
 }
 
-/// Like [`generate_from`], with the cargo-generate executable given.
-pub fn generate_with(
+/// Runs the cargo-generate executable given, pointed at the template by
+/// `source`, into `destination`.
+pub fn generate_from(
     cargo_generate: &str,
     source: Source,
     template: &Path,
