@@ -110,6 +110,27 @@ fn browser_dir() -> PathBuf {
     repo_root().join("tests").join("browser")
 }
 
+/// Why the `node` on the `PATH` cannot run the scenarios, if it cannot:
+/// playwright-core needs Node 20 or newer (Debian 12's own is 18).
+fn node_too_old() -> Option<String> {
+    let Ok(output) = Command::new("node").arg("--version").output() else {
+        return Some("no `node` on the PATH (Node 20 or newer)".to_owned());
+    };
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let major = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok());
+    match major {
+        Some(major) if major >= 20 => None,
+        _ => Some(format!(
+            "`node --version` says {version:?}; the browser tests need Node 20 or newer \
+             (.ci/run fetches one when the machine's is older)"
+        )),
+    }
+}
+
 /// Chromium, Node and playwright-core, or `None` (with the reason printed)
 /// outside CI. In CI a missing one fails the test.
 fn tools() -> Option<Tools> {
@@ -121,10 +142,8 @@ fn tools() -> Option<Tools> {
             "no Chromium at {} (apt-get install chromium, or set CHROMIUM)",
             chromium.display()
         ))
-    } else if Command::new("node").arg("--version").output().is_err() {
-        Some("no `node` on the PATH (Node 20 or newer)".to_owned())
     } else {
-        install_playwright_core().err()
+        node_too_old().or_else(|| install_playwright_core().err())
     };
     match missing {
         None => Some(Tools { chromium }),
