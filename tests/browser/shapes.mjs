@@ -221,6 +221,23 @@ async function serveFrontend(dir, apiOrigin) {
   return listen(server);
 }
 
+/**
+ * The cross-origin project's backend on `backendHost` and its example
+ * frontend on `localhost`, each on a free port, the frontend allowlisted.
+ */
+async function startCrossOrigin(backendHost) {
+  const port = await freePort();
+  const backendOrigin = `http://${backendHost}:${port}`;
+  const frontendPort = await serveFrontend(path.join(process.env.CROSS_APP_DIR, 'frontend'), backendOrigin);
+  const frontendOrigin = `http://localhost:${frontendPort}`;
+  const backend = await Backend.start(process.env.CROSS_APP_BIN, {
+    BIND_ADDR: `127.0.0.1:${port}`,
+    PUBLIC_ORIGIN: backendOrigin,
+    FRONTEND_ORIGINS: frontendOrigin,
+  });
+  return { backend, backendOrigin, frontendOrigin };
+}
+
 /** A bare page for code that runs on some origin. */
 async function serveBlankPage() {
   const server = http.createServer((request, response) => {
@@ -495,15 +512,7 @@ const scenarios = {
 
   /** localhost:F -> localhost:B: another origin, the same site. */
   async 'cross-origin-same-site'() {
-    const port = await freePort();
-    const backendOrigin = `http://localhost:${port}`;
-    const frontendPort = await serveFrontend(path.join(process.env.CROSS_APP_DIR, 'frontend'), backendOrigin);
-    const frontendOrigin = `http://localhost:${frontendPort}`;
-    const backend = await Backend.start(process.env.CROSS_APP_BIN, {
-      BIND_ADDR: `127.0.0.1:${port}`,
-      PUBLIC_ORIGIN: backendOrigin,
-      FRONTEND_ORIGINS: frontendOrigin,
-    });
+    const { backend, backendOrigin, frontendOrigin } = await startCrossOrigin('localhost');
     assertStartupLine(backend, 'cross-origin same-site', 'sid; Path=/; HttpOnly; SameSite=Lax');
     const browser = await launchChromium({ blockThirdPartyCookies: true });
     const page = await openPage(browser, `${frontendOrigin}/`);
@@ -522,16 +531,8 @@ const scenarios = {
    * layer stand between it and the victim's session.
    */
   async 'non-allowlisted-origin'() {
-    const port = await freePort();
-    const backendOrigin = `http://localhost:${port}`;
-    const frontendPort = await serveFrontend(path.join(process.env.CROSS_APP_DIR, 'frontend'), backendOrigin);
-    const frontendOrigin = `http://localhost:${frontendPort}`;
+    const { backend, backendOrigin, frontendOrigin } = await startCrossOrigin('localhost');
     const evilOrigin = `http://localhost:${await serveBlankPage()}`;
-    const backend = await Backend.start(process.env.CROSS_APP_BIN, {
-      BIND_ADDR: `127.0.0.1:${port}`,
-      PUBLIC_ORIGIN: backendOrigin,
-      FRONTEND_ORIGINS: frontendOrigin,
-    });
     const browser = await launchChromium({ blockThirdPartyCookies: true });
     const host = new URL(backendOrigin).hostname;
 
@@ -636,15 +637,7 @@ const scenarios = {
 
 /** localhost:F -> 127.0.0.1:B: another site, so the cookie must be partitioned. */
 async function crossSite({ blockThirdPartyCookies }) {
-  const port = await freePort();
-  const backendOrigin = `http://127.0.0.1:${port}`;
-  const frontendPort = await serveFrontend(path.join(process.env.CROSS_APP_DIR, 'frontend'), backendOrigin);
-  const frontendOrigin = `http://localhost:${frontendPort}`;
-  const backend = await Backend.start(process.env.CROSS_APP_BIN, {
-    BIND_ADDR: `127.0.0.1:${port}`,
-    PUBLIC_ORIGIN: backendOrigin,
-    FRONTEND_ORIGINS: frontendOrigin,
-  });
+  const { backend, backendOrigin, frontendOrigin } = await startCrossOrigin('127.0.0.1');
   assertStartupLine(
     backend,
     'cross-site',
