@@ -119,15 +119,19 @@ async fn password_bounds_are_checked_before_hashing() {
         ),
     ];
     for (path, password, status) in cases {
-        let started = Instant::now();
-        let response = app
-            .post_json(
-                path,
-                &json!({ "email": "bounds@example.com", "password": password }),
-            )
-            .await;
-        let took = started.elapsed();
-        assert_eq!(response.status(), status, "{path} {}", password.len());
+        // The fastest of three: load on the machine only adds time.
+        let mut took = Duration::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let response = app
+                .post_json(
+                    path,
+                    &json!({ "email": "bounds@example.com", "password": password }),
+                )
+                .await;
+            took = took.min(started.elapsed());
+            assert_eq!(response.status(), status, "{path} {}", password.len());
+        }
         // No Argon2 run: well under the time one hash took.
         assert!(
             took < hashing / 2 || took < Duration::from_millis(5),
