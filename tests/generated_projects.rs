@@ -7,7 +7,10 @@
 
 mod common;
 
-use std::{fs, path::Path};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use common::{
     Source, cargo, cargo_generate, entries, files_below, generate_from, reference_cargo_generate,
@@ -141,22 +144,28 @@ fn check(case: &Case) {
     );
     let tests = cargo(&project, &["test"]);
     let live_check = if case.cross_origin {
-        "test credentialed_responses_carry_cors_headers_errors_included ... ok"
+        "test cors::credentialed_responses_carry_cors_headers_errors_included ... ok"
     } else {
-        "test no_access_control_headers_for_any_origin ... ok"
+        "test no_cors::no_access_control_headers_for_any_origin ... ok"
     };
     let mut live_checks = vec![
         live_check,
-        "test users_and_sessions_survive_a_restart ... ok",
-        "test every_method_sec_fetch_site_and_origin_combination ... ok",
-        "test hostile_requests_get_json_4xx_and_the_server_keeps_serving ... ok",
-        "test unknown_email_takes_as_long_as_a_wrong_password ... ok",
+        "test restart::users_and_sessions_survive_a_restart ... ok",
+        "test csrf_matrix::every_method_sec_fetch_site_and_origin_combination ... ok",
+        "test hostile_input::hostile_requests_get_json_4xx_and_the_server_keeps_serving ... ok",
+        "test login_timing::unknown_email_costs_the_same_argon2_run_as_a_wrong_password ... ok",
+        "test notes::another_users_notes_are_indistinguishable_from_missing_ones ... ok",
+        "test errors::a_bare_status_from_a_handler_becomes_a_json_error_of_that_status ... ok",
+        "test errors::a_database_that_cannot_answer_in_time_is_a_503 ... ok",
     ];
     if case.shared_store() {
         live_checks.extend([
-            "test a_login_through_one_instance_is_seen_by_another ... ok",
-            "test a_logout_through_one_instance_ends_the_session_on_all ... ok",
+            "test shared_store::a_login_through_one_instance_is_seen_by_another ... ok",
+            "test shared_store::a_logout_through_one_instance_ends_the_session_on_all ... ok",
         ]);
+    }
+    if case.session_store == "database" {
+        live_checks.push("test errors::the_session_layers_own_failed_save_is_a_json_503 ... ok");
     }
     for live_check in live_checks {
         assert!(
@@ -208,15 +217,21 @@ fn check_tree(project: &Path, case: &Case) {
         ".gitignore",
         ".github/workflows/ci.yml",
         "migrations/0001_create_users.sql",
+        "migrations/0002_create_notes.sql",
         "src/main.rs",
         "src/middleware.rs",
         "src/csrf.rs",
-        "tests/auth.rs",
-        "tests/csrf.rs",
-        "tests/restart.rs",
+        "src/state.rs",
+        "src/notes.rs",
+        "src/routes/notes.rs",
+        "tests/api/main.rs",
+        "tests/api/auth.rs",
+        "tests/api/csrf.rs",
+        "tests/api/notes.rs",
+        "tests/api/restart.rs",
         "src/database.rs",
         "src/session_store.rs",
-        "tests/common/test_database.rs",
+        "tests/api/helpers/test_database.rs",
     ] {
         assert!(
             files.iter().any(|f| f == Path::new(required)),
@@ -243,10 +258,20 @@ fn check_tree(project: &Path, case: &Case) {
             "leaked {path:?}"
         );
     }
+    // One integration-test binary: the application is linked once.
+    let test_targets: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| f.starts_with("tests") && f.components().count() == 2)
+        .cloned()
+        .collect();
+    assert!(
+        test_targets.is_empty(),
+        "test files outside tests/api/: {test_targets:?}"
+    );
     assert_eq!(
         files
             .iter()
-            .any(|f| f == Path::new("tests/shared_store.rs")),
+            .any(|f| f == Path::new("tests/api/shared_store.rs")),
         case.shared_store()
     );
 

@@ -28,9 +28,9 @@ use axum::{
 use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::{
-    config::ConfigError,
     deployment_shape::{self, DeploymentShape},
     origin::Origin,
+    settings::ConfigError,
 };
 
 /// How the session cookie is named and scoped.

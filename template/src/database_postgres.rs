@@ -1,4 +1,5 @@
-//! Opening the database and bringing its schema up to date.
+//! The database: its settings, opening it, bringing its schema up to date,
+//! and telling an outage from a bug.
 //!
 //! PostgreSQL is the shared store for a backend that runs as several
 //! instances: they all see the same users (and, unless Redis holds them,
@@ -10,8 +11,11 @@
 //! While the server is down, a request waits at most `DATABASE_TIMEOUT_MS`
 //! for a connection and then answers 503; the pool reconnects by itself when
 //! the server is back.
+//!
+//! Everything that depends on the choice of database is in this one file;
+//! choosing SQLite at generation swaps it for another with the same names.
 
-use std::str::FromStr;
+use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
@@ -19,7 +23,62 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-use crate::config::{DatabaseConfig, redact_url};
+use crate::settings::{ConfigError, Env, parse_in_range, redact_url};
+
+/// How to reach the database.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `postgres://user[:password]@host[:port]/database` (`DATABASE_URL`).
+    pub url: String,
+    /// Upper bound of open connections (`DATABASE_MAX_CONNECTIONS`).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it fails with 503
+    /// (`DATABASE_TIMEOUT_MS`): an outage answers fast instead of hanging.
+    pub timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: env
+                .var(
+                    "DATABASE_URL",
+                    "postgres://postgres@127.0.0.1:5432/{{crate_name}}",
+                )
+                .parse_with(
+                    parse_url,
+                    "use postgres://user[:password]@host[:port]/database (created at start-up if missing)",
+                )?,
+            max_connections: env.var("DATABASE_MAX_CONNECTIONS", "10").parse_with(
+                |v| parse_in_range(v, 1, 1000),
+                "use a whole number from 1 to 1000, e.g. 10",
+            )?,
+            timeout: env.millis("DATABASE_TIMEOUT_MS", "3000", 100..=60_000)?,
+        })
+    }
+}
+
+/// Accepts a PostgreSQL URL that this build can connect with.
+fn parse_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err("not a PostgreSQL URL".to_owned());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".to_owned());
+    }
+    // sqlx is built without a TLS stack (see Cargo.toml): refuse up front a
+    // URL that demands TLS instead of failing at the first connection.
+    let tls_required = url.query_pairs().any(|(key, value)| {
+        key == "sslmode" && matches!(&*value, "require" | "verify-ca" | "verify-full")
+    });
+    if tls_required {
+        return Err("requires TLS, which this build leaves out; enable sqlx's \
+                    `tls-rustls` feature in Cargo.toml, or drop sslmode"
+            .to_owned());
+    }
+    Ok(value.to_owned())
+}
 
 /// The connection pool handlers query through.
 pub type Pool = sqlx::PgPool;
@@ -27,7 +86,7 @@ pub type Pool = sqlx::PgPool;
 /// PostgreSQL's error code for "database does not exist".
 const INVALID_CATALOG_NAME: &str = "3D000";
 
-pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
+pub async fn connect(config: &Settings) -> anyhow::Result<Pool> {
     let shown = redact_url(&config.url);
     let options = PgConnectOptions::from_str(&config.url)
         .with_context(|| format!("DATABASE_URL={shown:?} is not a valid PostgreSQL URL"))?;
@@ -63,4 +122,24 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Pool> {
         .context("cannot apply the database migrations in migrations/")?;
 
     Ok(pool)
+}
+
+/// Whether an error means the database could not be reached or could not
+/// answer in time (503, try again), rather than a bug or bad data (500).
+///
+/// Besides a pool that timed out or a broken connection, these are the
+/// server's own "not now" answers: SQLSTATE class 08 (connection
+/// exception), 53 (insufficient resources: too many connections, out of
+/// memory or disk), 57P01-57P03 (shutting down, starting up) and 40001/40P01
+/// (serialization failure, deadlock: retrying succeeds).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(err) => err.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        }),
+        _ => false,
+    }
 }

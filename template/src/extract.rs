@@ -3,15 +3,18 @@
 //! axum's own extractors answer bad input with plain-text bodies; these
 //! wrappers keep every failure machine-readable for the frontend, and give
 //! protected handlers a `CurrentUser` argument instead of repeating the
-//! session look-up.
+//! session look-up. Use them in place of axum's `Json`, `Query` and `Path`.
 
 use axum::{
-    extract::{FromRef, FromRequest, FromRequestParts, rejection::JsonRejection},
+    extract::{
+        FromRef, FromRequest, FromRequestParts,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
     http::{StatusCode, request::Parts},
 };
 use tower_sessions::Session;
 
-use crate::{error::ApiError, routes::AppState, session, users, users::User};
+use crate::{database::Pool, error::ApiError, session, users, users::User};
 
 /// `axum::Json`, with rejections turned into [`ApiError`]s (400 malformed,
 /// 415 wrong content type, 413 too large, 422 wrong shape).
@@ -31,25 +34,53 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// `axum::extract::Query`; a query string that does not fit is a 422.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            rejection.body_text(),
+        )
+    }
+}
+
+/// `axum::extract::Path`. A path parameter that does not parse (an id that
+/// is not a number) names nothing that could exist: 404.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::not_found()
+    }
+}
+
 /// The signed-in user; extracting it answers 401 when nobody is signed in.
 pub struct CurrentUser(pub User);
 
 impl<S> FromRequestParts<S> for CurrentUser
 where
     S: Send + Sync,
-    AppState: FromRef<S>,
+    Pool: FromRef<S>,
+    session::Lifetime: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let session = Session::from_request_parts(parts, &state)
+        let session = Session::from_request_parts(parts, state)
             .await
-            .map_err(|(_, message)| ApiError::unavailable("session layer", message))?;
-        let Some(user_id) = session::user_id(&session, state.session_inactivity).await? else {
+            .map_err(|(_, message)| ApiError::internal(message))?;
+        let lifetime = session::Lifetime::from_ref(state);
+        let Some(user_id) = session::user_id(&session, lifetime).await? else {
             return Err(ApiError::unauthenticated());
         };
-        match users::find_by_id(&state.db, user_id).await? {
+        match users::find_by_id(&Pool::from_ref(state), user_id).await? {
             Some(user) => Ok(Self(user)),
             None => {
                 // The account is gone: end the session rather than keep it.

@@ -16,16 +16,19 @@ pub mod deployment_shape;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod notes;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;
 pub mod session_store;
+pub mod settings;
 pub mod shutdown;
 {%- unless cross_origin %}
 pub mod spa;
 {%- endunless %}
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod users;

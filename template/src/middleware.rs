@@ -6,9 +6,9 @@ use std::any::Any;
 use axum::{
     BoxError, Router,
     error_handling::HandleErrorLayer,
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, Request},
     http::{HeaderValue, StatusCode, header},
-    middleware::{map_response, map_response_with_state},
+    middleware::{Next, from_fn, map_response, map_response_with_state},
     response::{IntoResponse, Response},
 };
 use tower::{
@@ -26,7 +26,12 @@ use tracing::Level;
 {% if cross_origin -%}
 use crate::cors;
 {% endif -%}
-use crate::{config::Config, cookie_policy, csrf, error::ApiError, session, session_store};
+use crate::{
+    config::Config,
+    cookie_policy, csrf,
+    error::{self, ApiError},
+    session, session_store,
+};
 
 /// Wraps the routes in every layer. Outermost first:
 {%- if cross_origin %}
@@ -36,6 +41,9 @@ use crate::{config::Config, cookie_policy, csrf, error::ApiError, session, sessi
 ///    to let the frontend read it;
 {%- endif %}
 /// 1. security headers, on every response below, errors included;
+/// 1. `Cache-Control: no-store` on every `/api` answer that does not set its
+///    own: answers are per user, and must not be kept by shared caches or
+///    the back/forward cache;
 /// 1. tracing: a span per request, and one log line per response;
 /// 1. panic catching: a bug becomes a JSON 500, never a dropped connection;
 ///
@@ -54,7 +62,11 @@ use crate::{config::Config, cookie_policy, csrf, error::ApiError, session, sessi
 ///    with the same `Secure`/`SameSite`/`Partitioned`, without which browsers
 ///    ignore it (see `cookie_policy`). It must sit right outside the session
 ///    layer, which writes the `Set-Cookie` on the way out;
-/// 1. sessions, nearest the handlers that use them.
+/// 1. sessions, nearest the handlers that use them;
+/// 1. inside the session layer, responses from below are marked (so the
+///    session layer's own failure is told apart, see
+///    `session::explain_failed_save`), and an error status without a body
+///    (a handler's `Err(StatusCode::INTERNAL_SERVER_ERROR)`) gets a JSON one.
 pub fn apply(
     api: Router,
     probes: Router,
@@ -75,7 +87,9 @@ pub fn apply(
             config.cookie.clone(),
             cookie_policy::finish_session_cookies,
         ))
-        .layer(sessions);
+        .layer(sessions)
+        .layer(map_response(session::mark_as_passed_through))
+        .layer(map_response(error::json_for_bare_errors));
     let everything = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -97,6 +111,7 @@ pub fn apply(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        .layer(from_fn(no_store_for_api))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -115,6 +130,22 @@ pub fn apply(
 {%- else %}
     app.layer(everything)
 {%- endif %}
+}
+
+/// Adds `Cache-Control: no-store` to answers under `/api` that have no
+/// `Cache-Control` of their own. (The frontend's files, served by
+/// same-origin projects, stay cacheable.)
+async fn no_store_for_api(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = path == "/api" || path.starts_with("/api/");
+    let mut response = next.run(request).await;
+    if api {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Largest request body accepted. The API takes small JSON documents; the

@@ -30,7 +30,52 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
-use crate::{error::ApiError, routes::AppState};
+use crate::{
+    error::ApiError,
+    settings::{ConfigError, Env},
+};
+
+/// Throttling settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub limits: Limits,
+    /// Whether `X-Forwarded-For` names the client (`TRUST_PROXY`).
+    pub trust_proxy: bool,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let attempts = |name: &'static str, default: &str| {
+            env.var(name, default).parse_with(
+                |v| {
+                    v.parse::<NonZeroU32>()
+                        .ok()
+                        .filter(|n| n.get() <= 10_000)
+                        .ok_or_else(|| "not a whole number from 1 to 10000".to_owned())
+                },
+                "use e.g. 10; attempts beyond it within AUTH_ATTEMPTS_WINDOW_SECS get 429",
+            )
+        };
+        let limits = Limits {
+            per_ip: attempts("AUTH_ATTEMPTS_PER_IP", "60")?,
+            per_account: attempts("AUTH_ATTEMPTS_PER_ACCOUNT", "10")?,
+            window: env.seconds("AUTH_ATTEMPTS_WINDOW_SECS", "300", 1..=86_400)?,
+        };
+        let trust_proxy = env.var("TRUST_PROXY", "false").parse_with(
+            |v| match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err("not one of true, false".to_owned()),
+            },
+            "use true only behind a reverse proxy that appends the client address to \
+             X-Forwarded-For, otherwise false",
+        )?;
+        Ok(Self {
+            limits,
+            trust_proxy,
+        })
+    }
+}
 
 /// How many login and signup attempts are allowed, and how fast they come back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +98,12 @@ pub struct AuthThrottle {
 }
 
 impl AuthThrottle {
-    pub fn new(limits: Limits, trust_proxy: bool) -> Self {
+    pub fn new(
+        Settings {
+            limits,
+            trust_proxy,
+        }: Settings,
+    ) -> Self {
         let quota = |n: NonZeroU32| {
             // Config keeps the window at one second or more and n at most
             // 10_000, so the period is never zero; fall back to the
@@ -129,12 +179,12 @@ impl ClientIp {
 impl<S> FromRequestParts<S> for ClientIp
 where
     S: Send + Sync,
-    AppState: FromRef<S>,
+    Arc<AuthThrottle>: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+        let throttle = Arc::<AuthThrottle>::from_ref(state);
         // Present when the server runs with `into_make_service_with_connect_info`,
         // as `startup.rs` does.
         let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
@@ -146,7 +196,7 @@ where
         Ok(Self::resolve(
             peer.ip(),
             &parts.headers,
-            state.throttle.trust_proxy,
+            throttle.trust_proxy,
         ))
     }
 }
@@ -233,14 +283,14 @@ mod tests {
 
     #[test]
     fn exhausted_buckets_answer_with_a_wait() {
-        let throttle = AuthThrottle::new(
-            Limits {
+        let throttle = AuthThrottle::new(Settings {
+            limits: Limits {
                 per_ip: NonZeroU32::new(3).unwrap(),
                 per_account: NonZeroU32::new(2).unwrap(),
                 window: Duration::from_secs(60),
             },
-            false,
-        );
+            trust_proxy: false,
+        });
         let client = ClientIp(PEER);
         assert!(throttle.check(client, "a@example.com").is_ok());
         assert!(throttle.check(client, "a@example.com").is_ok());

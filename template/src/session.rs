@@ -8,16 +8,18 @@
 
 use std::time::Duration;
 
-use axum::{
-    http::header,
-    response::{IntoResponse, Response},
-};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::{
     Expiry, Session, SessionManagerLayer, SessionStore, cookie::time, session::Id,
 };
 
-use crate::{config::Config, error::ApiError, session_store::Store};
+use crate::{
+    cookie_policy::CookiePolicy,
+    error::ApiError,
+    session_store::Store,
+    settings::{ConfigError, Env},
+};
 
 /// Key under which the signed-in user is kept.
 const USER_KEY: &str = "user";
@@ -30,15 +32,34 @@ struct SessionUser {
     renewed_at: i64,
 }
 
+/// How long a session lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    /// Idle time after which a session ends (`SESSION_INACTIVITY_SECS`).
+    pub inactivity: Duration,
+}
+
+impl Lifetime {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            inactivity: env.seconds("SESSION_INACTIVITY_SECS", "86400", 60..=31_536_000)?,
+        })
+    }
+}
+
 /// The session middleware with the cookie policy from the configuration.
-pub fn layer(store: Store, config: &Config) -> SessionManagerLayer<Store> {
+pub fn layer(
+    store: Store,
+    cookie: &CookiePolicy,
+    lifetime: Lifetime,
+) -> SessionManagerLayer<Store> {
     SessionManagerLayer::new(store)
-        .with_name(config.cookie.name)
-        .with_secure(config.cookie.secure)
-        .with_same_site(config.cookie.same_site)
+        .with_name(cookie.name)
+        .with_secure(cookie.secure)
+        .with_same_site(cookie.same_site)
         .with_http_only(true)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(to_time(config.session_inactivity)))
+        .with_expiry(Expiry::OnInactivity(to_time(lifetime.inactivity)))
 }
 
 /// Signs `user_id` in. The id is cycled first, so an id an attacker planted
@@ -63,7 +84,7 @@ pub async fn sign_in(
 /// session is re-saved once at least half of the idle window has passed.
 pub async fn user_id(
     session: &Session,
-    inactivity: Duration,
+    lifetime: Lifetime,
 ) -> Result<Option<i64>, tower_sessions::session::Error> {
     let mut user = match session.get::<SessionUser>(USER_KEY).await {
         Ok(Some(user)) => user,
@@ -77,7 +98,7 @@ pub async fn user_id(
         }
         Err(err) => return Err(err),
     };
-    let half_window = i64::try_from(inactivity.as_secs() / 2).unwrap_or(i64::MAX);
+    let half_window = i64::try_from(lifetime.inactivity.as_secs() / 2).unwrap_or(i64::MAX);
     if now().saturating_sub(user.renewed_at) >= half_window {
         user.renewed_at = now();
         session.insert(USER_KEY, user).await?;
@@ -90,20 +111,32 @@ pub async fn sign_out(session: &Session) -> Result<(), tower_sessions::session::
     session.flush().await
 }
 
-/// Replaces the session layer's bare 500 with a JSON 503.
+/// Marks a response as made below the session layer (by a handler, an
+/// extractor or the router). `middleware.rs` puts this right inside the
+/// session layer.
+pub async fn mark_as_passed_through(mut response: Response) -> Response {
+    response.extensions_mut().insert(PassedThrough);
+    response
+}
+
+/// Replaces the session layer's own failure with a JSON 503.
 ///
-/// When saving a modified session after the handler fails, tower-sessions
-/// answers an empty 500. Inside this layer every handler and extractor answers
-/// JSON, so an empty 5xx can only be that failed save.
+/// When saving the session after the handler fails, tower-sessions drops the
+/// handler's response and answers a new, empty 500 of its own. That new
+/// response is the only one without the mark that
+/// [`mark_as_passed_through`] puts on everything coming up from below, so
+/// this recognises exactly that failure, whatever status a handler chose.
 pub async fn explain_failed_save(response: Response) -> Response {
-    let bare_server_error = response.status().is_server_error()
-        && !response.headers().contains_key(header::CONTENT_TYPE);
-    if bare_server_error {
-        ApiError::unavailable("session store", "saving the session failed").into_response()
-    } else {
+    if response.extensions().get::<PassedThrough>().is_some() {
         response
+    } else {
+        ApiError::unavailable("session store", "saving the session failed").into_response()
     }
 }
+
+/// See [`mark_as_passed_through`].
+#[derive(Clone, Copy)]
+struct PassedThrough;
 
 /// Answers whether the store is reachable, with one real round-trip.
 pub async fn ping(store: &Store) -> Result<(), tower_sessions::session_store::Error> {

@@ -11,17 +11,31 @@ use std::time::Duration;
 use anyhow::Context;
 use tower_sessions::session_store::ExpiredDeletion;
 
-use crate::database::Pool;
+use crate::{
+    database::Pool,
+    settings::{ConfigError, Env},
+};
 
 /// The session store this project was generated with.
 pub type Store = tower_sessions_sqlx_store::{% if database == "postgres" %}PostgresStore{% else %}SqliteStore{% endif %};
+
+/// The store lives in the application database, so it has no settings of
+/// its own (the Redis store has its server's address and a timeout).
+#[derive(Clone, Debug)]
+pub struct Settings;
+
+impl Settings {
+    pub fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self)
+    }
+}
 
 /// How often expired sessions are deleted.
 const CLEANUP_PERIOD: Duration = Duration::from_secs(60);
 
 /// Opens the store on the application database and creates its table
 /// (idempotent).
-pub async fn open(db: &Pool) -> anyhow::Result<Store> {
+pub async fn open(_settings: &Settings, db: &Pool) -> anyhow::Result<Store> {
     let store = Store::new(db.clone());
     store
         .migrate()

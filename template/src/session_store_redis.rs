@@ -9,16 +9,57 @@
 //! client reconnects in the background, forever, with capped backoff, so the
 //! service recovers without a restart when Redis is back.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use tower_sessions_redis_store::{
     RedisStore,
     fred::prelude::{Builder, ClientLike, Config as FredConfig, Pool, ReconnectPolicy},
 };
 
-use crate::config::{RedisConfig, redact_url};
+use crate::{
+    database,
+    settings::{ConfigError, Env, redact_url},
+};
 
 /// The session store this project was generated with.
 pub type Store = RedisStore<Pool>;
+
+/// The Redis server that holds the sessions.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `redis://[user:password@]host[:port][/db]` (`REDIS_URL`).
+    pub url: String,
+    /// Longest wait for one Redis command, reconnecting included
+    /// (`REDIS_TIMEOUT_MS`): while Redis is down requests answer 503 after
+    /// this long instead of hanging.
+    pub timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: env.var("REDIS_URL", "redis://127.0.0.1:6379").parse_with(
+                parse_url,
+                "use redis://[user:password@]host[:port][/db], e.g. redis://127.0.0.1:6379",
+            )?,
+            timeout: env.millis("REDIS_TIMEOUT_MS", "2000", 100..=60_000)?,
+        })
+    }
+}
+
+/// Accepts a plain `redis://` URL (this build has no TLS for `rediss://`).
+fn parse_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "redis" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(value.to_owned()),
+        "redis" => Err("has no host".to_owned()),
+        "rediss" => Err("asks for TLS, which this build leaves out; enable \
+                         tower-sessions-redis-store's `enable-rustls` feature"
+            .to_owned()),
+        _ => Err("not a redis:// URL".to_owned()),
+    }
+}
 
 /// Connections in the pool; commands are pipelined, so a few go a long way.
 const POOL_SIZE: usize = 4;
@@ -26,7 +67,8 @@ const POOL_SIZE: usize = 4;
 /// Connects to Redis, failing start-up with a clear message if it is not
 /// there: a backend that starts without its session store would only answer
 /// 503.
-pub async fn open(config: &RedisConfig) -> anyhow::Result<Store> {
+/// (The database is not used: users stay there, sessions go to Redis.)
+pub async fn open(config: &Settings, _db: &database::Pool) -> anyhow::Result<Store> {
     let shown = redact_url(&config.url);
     let fred_config = FredConfig::from_url(&config.url)
         .with_context(|| format!("REDIS_URL={shown:?} is not a valid Redis URL"))?;
@@ -51,4 +93,37 @@ pub async fn open(config: &RedisConfig) -> anyhow::Result<Store> {
 /// Redis expires session keys itself, so there is no clean-up task to run.
 pub fn spawn_cleanup(_store: &Store) -> Option<tokio::task::JoinHandle<()>> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(url: &str, timeout: &str) -> Option<ConfigError> {
+        let lookup = |name: &str| match name {
+            "REDIS_URL" => Some(url.to_owned()),
+            "REDIS_TIMEOUT_MS" => Some(timeout.to_owned()),
+            _ => None,
+        };
+        Settings::from_env(&Env::new(&lookup)).err()
+    }
+
+    #[test]
+    fn redis_settings_are_refused_with_the_variable_and_a_fix() {
+        for (var, url, timeout) in [
+            ("REDIS_URL", "rediss://cache.example.com", "2000"),
+            ("REDIS_URL", "127.0.0.1:6379", "2000"),
+            ("REDIS_URL", "redis://", "2000"),
+            ("REDIS_TIMEOUT_MS", "redis://127.0.0.1:6379", "0"),
+            ("REDIS_TIMEOUT_MS", "redis://127.0.0.1:6379", "2s"),
+        ] {
+            let err = refusal(url, timeout).expect("refused");
+            let message = err.to_string();
+            assert_eq!(err.var, var, "{message}");
+            assert!(message.contains("Fix: "), "{message}");
+        }
+        assert!(refusal("redis://user:pw@127.0.0.1:6379/2", "2000").is_none());
+        let err = refusal("rediss://user:hunter2@cache.example.com", "2000").expect("refused");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
 }

@@ -12,7 +12,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::{
-    config::Config, database, middleware, password, rate_limit, routes, session, session_store,
+    config::Config, database, middleware, password::Passwords, rate_limit, routes, session,
+    session_store, state::AppState,
 };
 
 /// How often the login throttle forgets clients whose allowance has refilled.
@@ -21,40 +22,41 @@ const THROTTLE_CLEANUP: Duration = Duration::from_secs(60);
 pub struct Application {
     listener: TcpListener,
     app: Router,
+    state: AppState,
     cleanup: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_api(config, routes::api()).await
+    }
+
+    /// Builds the application around `api` instead of `routes::api()`, with
+    /// every layer and the probes as in production. Tests use it to check
+    /// how the stack treats a kind of handler the API does not have.
+    pub async fn build_with_api(config: Config, api: Router<AppState>) -> anyhow::Result<Self> {
         let db = database::connect(&config.database).await?;
-{%- if session_store == "redis" %}
-        let store = session_store::open(&config.redis).await?;
-{%- else %}
-        let store = session_store::open(&db).await?;
-{%- endif %}
+        let store = session_store::open(&config.session_store, &db).await?;
         let cleanup = session_store::spawn_cleanup(&store);
 
-        let state = routes::AppState {
+        let state = AppState {
             db,
-            sessions: store.clone(),
-            session_inactivity: config.session_inactivity,
-            dummy_hash: password::dummy_hash().await?,
-            throttle: Arc::new(rate_limit::AuthThrottle::new(
-                config.auth_attempts,
-                config.trust_proxy,
-            )),
+            session_store: store.clone(),
+            session_lifetime: config.session,
+            passwords: Passwords::new().await?,
+            throttle: Arc::new(rate_limit::AuthThrottle::new(config.throttle)),
         };
         rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
-        let api = routes::api(state.clone());
+        let api = api.with_state(state.clone());
 {%- unless cross_origin %}
         // The built frontend, and index.html for its client-side routes.
         let api = crate::spa::serve(api, config.static_dir.as_deref());
 {%- endunless %}
         let app = middleware::apply(
             api,
-            routes::probes(state),
+            routes::probes().with_state(state.clone()),
             &config,
-            session::layer(store, &config),
+            session::layer(store, &config.cookie, config.session),
         );
 
         let listener = TcpListener::bind(config.bind_addr)
@@ -72,8 +74,15 @@ impl Application {
         Ok(Self {
             listener,
             app,
+            state,
             cleanup,
         })
+    }
+
+    /// The state handlers share: tests reach the database pool and the
+    /// password hasher's counters through it.
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The address actually bound (useful with port 0).

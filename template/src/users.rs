@@ -2,16 +2,18 @@
 //!
 //! Handlers speak in `User` values and validated inputs; keeping the queries
 //! here means a change of database touches one file.
+//!
+//! `User` is the row, not the API's answer: `routes/auth.rs` decides which
+//! fields a response shows, so a column added here reaches no client until
+//! a handler chooses to send it.
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::database::Pool;
 
-/// An account as the API shows it. The password hash never leaves this module
-/// except as a `Credentials` value for verification.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+/// An account. The password hash never leaves this module except as a
+/// `Credentials` value for verification.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub email: String,

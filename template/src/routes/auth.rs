@@ -5,23 +5,36 @@
 //! the README. Unknown email and wrong password share one answer, so login
 //! does not reveal which accounts exist.
 
+use std::sync::Arc;
+
 use axum::{
+    Router,
     extract::State,
-    http::{StatusCode, header},
+    http::StatusCode,
     response::IntoResponse,
+    routing::{get, post},
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::AppState;
 use crate::{
+    database::Pool,
     error::ApiError,
     extract::{CurrentUser, Json},
-    password,
-    rate_limit::ClientIp,
-    session, users,
+    password::Passwords,
+    rate_limit::{AuthThrottle, ClientIp},
+    session,
+    state::AppState,
+    users::{self, User},
 };
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/signup", post(signup))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/session", get(current_session))
+        .route("/api/auth/logout", post(logout))
+}
 
 /// Passwords are counted in characters; the upper bound caps Argon2 work
 /// per request and still allows long passphrases.
@@ -31,13 +44,39 @@ const MAX_EMAIL_LEN: usize = 254;
 
 /// The body of signup and login.
 #[derive(Deserialize)]
-pub struct EmailPassword {
+struct EmailPassword {
     email: String,
     password: String,
 }
 
-pub async fn signup(
-    State(state): State<AppState>,
+/// `{"user": ...}`: what the API shows of an account. Built field by field
+/// from the row, so a new column stays private until it is added here.
+#[derive(Serialize)]
+struct UserResponse {
+    user: UserJson,
+}
+
+#[derive(Serialize)]
+struct UserJson {
+    id: i64,
+    email: String,
+}
+
+impl From<User> for UserResponse {
+    fn from(user: User) -> Self {
+        Self {
+            user: UserJson {
+                id: user.id,
+                email: user.email,
+            },
+        }
+    }
+}
+
+async fn signup(
+    State(db): State<Pool>,
+    State(passwords): State<Passwords>,
+    State(throttle): State<Arc<AuthThrottle>>,
     client: ClientIp,
     session: Session,
     Json(input): Json<EmailPassword>,
@@ -45,15 +84,18 @@ pub async fn signup(
     let email = normalise_email(&input.email)?;
     let count = input.password.chars().count();
     if !PASSWORD_CHARS.contains(&count) {
-        return Err(invalid(format!(
+        return Err(ApiError::unprocessable(format!(
             "password must be {} to {} characters",
             PASSWORD_CHARS.start(),
             PASSWORD_CHARS.end()
         )));
     }
-    state.throttle.check(client, &email)?;
-    let hash = password::hash(input.password).await.map_err(internal)?;
-    let user = users::insert(&state.db, &email, &hash)
+    throttle.check(client, &email)?;
+    let hash = passwords
+        .hash(input.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let user = users::insert(&db, &email, &hash)
         .await?
         .map_err(|users::EmailTaken| {
             ApiError::new(
@@ -64,11 +106,13 @@ pub async fn signup(
         })?;
     session::sign_in(&session, user.id).await?;
     tracing::info!(user_id = user.id, "signed up");
-    Ok((StatusCode::CREATED, axum::Json(json!({ "user": user }))))
+    Ok((StatusCode::CREATED, axum::Json(UserResponse::from(user))))
 }
 
-pub async fn login(
-    State(state): State<AppState>,
+async fn login(
+    State(db): State<Pool>,
+    State(passwords): State<Passwords>,
+    State(throttle): State<Arc<AuthThrottle>>,
     client: ClientIp,
     session: Session,
     Json(input): Json<EmailPassword>,
@@ -88,33 +132,28 @@ pub async fn login(
     ) else {
         return Err(wrong());
     };
-    state.throttle.check(client, &email)?;
-    let found = users::credentials_by_email(&state.db, &email).await?;
-    // Verify against a dummy hash when the user is unknown, so both failures
+    throttle.check(client, &email)?;
+    let found = users::credentials_by_email(&db, &email).await?;
+    // An unknown email is checked against a dummy hash, so both failures
     // cost the same time.
-    let hash = found
-        .as_ref()
-        .map_or_else(|| state.dummy_hash.clone(), |c| c.password_hash.clone());
-    let matches = password::verify(input.password, hash)
+    let stored = found.as_ref().map(|c| Arc::clone(&c.password_hash));
+    let matches = passwords
+        .verify(input.password, stored)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     let Some(credentials) = found.filter(|_| matches) else {
         return Err(wrong());
     };
     session::sign_in(&session, credentials.user.id).await?;
     tracing::info!(user_id = credentials.user.id, "logged in");
-    Ok(axum::Json(json!({ "user": credentials.user })))
+    Ok(axum::Json(UserResponse::from(credentials.user)))
 }
 
-pub async fn current_session(CurrentUser(user): CurrentUser) -> impl IntoResponse {
-    // Per-user data must not be stored by shared caches or the back/forward cache.
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({ "user": user })),
-    )
+async fn current_session(CurrentUser(user): CurrentUser) -> axum::Json<UserResponse> {
+    axum::Json(UserResponse::from(user))
 }
 
-pub async fn logout(session: Session) -> Result<StatusCode, ApiError> {
+async fn logout(session: Session) -> Result<StatusCode, ApiError> {
     session::sign_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -131,19 +170,6 @@ fn normalise_email(raw: &str) -> Result<String, ApiError> {
     if shape_ok {
         Ok(email)
     } else {
-        Err(invalid("email is not a valid address".into()))
+        Err(ApiError::unprocessable("email is not a valid address"))
     }
-}
-
-fn invalid(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
-}
-
-fn internal(err: anyhow::Error) -> ApiError {
-    tracing::error!(error = %err, "password hashing or verification failed");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "something went wrong",
-    )
 }

@@ -7,23 +7,30 @@
 
 use std::time::Duration;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 
-use super::AppState;
-use crate::session;
+use crate::{database::Pool, session, session_store, state::AppState};
 
 /// How long a readiness check waits for each dependency.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn health() -> Json<Value> {
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/ready", get(ready))
+}
+
+async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database =
-        check(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()) }).await;
-    let session_store = check(session::ping(&state.sessions)).await;
+async fn ready(
+    State(db): State<Pool>,
+    State(store): State<session_store::Store>,
+) -> (StatusCode, Json<Value>) {
+    let database = check(async { sqlx::query("SELECT 1").execute(&db).await.map(|_| ()) }).await;
+    let session_store = check(session::ping(&store)).await;
     let checks = json!({ "database": database, "session_store": session_store });
     let down: Vec<&str> = [("database", database), ("session store", session_store)]
         .into_iter()

@@ -1,8 +1,6 @@
 //! The real binary: bad configuration stops it with one line, not a panic,
 //! and SIGTERM stops it gracefully.
 
-mod common;
-
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
@@ -13,7 +11,7 @@ use std::{
 /// Generous bound for anything the binary does at start-up or shutdown.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-use common::TestDatabase;
+use crate::helpers::TestDatabase;
 
 /// A throwaway database, as the async harness makes one.
 fn test_database() -> TestDatabase {

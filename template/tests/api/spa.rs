@@ -1,9 +1,7 @@
 //! A same-origin project serves the built frontend itself: files from
 //! `STATIC_DIR`, `index.html` for client-side routes, and the API untouched.
 
-mod common;
-
-use common::{error_code, spawn_app, spawn_app_with};
+use crate::helpers::{error_code, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 
 #[tokio::test]

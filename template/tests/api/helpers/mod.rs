@@ -2,7 +2,7 @@
 //! database (see `test_database.rs`), reached over TCP by a real HTTP client
 //! with a cookie jar.
 
-#![allow(dead_code)] // each test file uses a different part of the harness
+#![allow(dead_code)] // some helpers serve only some answer combinations (CORS, shared stores)
 
 mod test_database;
 
@@ -12,7 +12,8 @@ use reqwest::{Client, Response, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use {{crate_name}}::{config::Config, startup::Application};
+use axum::Router;
+use {{crate_name}}::{config::Config, routes, startup::Application, state::AppState};
 
 pub use test_database::TestDatabase;
 
@@ -29,6 +30,8 @@ pub struct TestApp {
     /// The stores this instance keeps its state in; other instances may
     /// share them (`spawn_instance`).
     pub database: Arc<TestDatabase>,
+    /// The application's shared state: its pool, its password hasher.
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -48,6 +51,21 @@ pub async fn spawn_app() -> TestApp {
 /// session store that goes with it), as a second server behind a load
 /// balancer would run, or the same server after a restart.
 pub async fn spawn_instance(database: &Arc<TestDatabase>, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_instance_with_api(database, overrides, routes::api()).await
+}
+
+/// Starts the application with `api` in place of the project's routes, in
+/// the production middleware stack.
+pub async fn spawn_app_with_api(overrides: &[(&str, &str)], api: Router<AppState>) -> TestApp {
+    let database = Arc::new(TestDatabase::create().await);
+    spawn_instance_with_api(&database, overrides, api).await
+}
+
+async fn spawn_instance_with_api(
+    database: &Arc<TestDatabase>,
+    overrides: &[(&str, &str)],
+    api: Router<AppState>,
+) -> TestApp {
     let mut env: HashMap<String, String> = HashMap::from([
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
         ("PUBLIC_ORIGIN".into(), "http://localhost:8080".into()),
@@ -71,10 +89,11 @@ pub async fn spawn_instance(database: &Arc<TestDatabase>, overrides: &[(&str, &s
     }
     let config =
         Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
-    let app = Application::build(config)
+    let app = Application::build_with_api(config, api)
         .await
         .expect("application starts");
     let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -84,6 +103,7 @@ pub async fn spawn_instance(database: &Arc<TestDatabase>, overrides: &[(&str, &s
         address,
         client: new_client(),
         database: Arc::clone(database),
+        state,
         stop: Some(stop),
         server: Some(server),
     }
@@ -110,6 +130,19 @@ impl TestApp {
         }
     }
 
+    /// The same server, reached from another browser: a client with an
+    /// empty cookie jar of its own. Dropping it leaves the server running.
+    pub fn another_browser(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            client: new_client(),
+            database: Arc::clone(&self.database),
+            state: self.state.clone(),
+            stop: None,
+            server: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -118,6 +151,31 @@ impl TestApp {
         self.client
             .post(self.url(path))
             .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
             .send()
             .await
             .expect("request sent")

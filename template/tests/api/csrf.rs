@@ -3,9 +3,7 @@
 //! A `text/plain` POST needs no preflight, so a hostile page can send it with
 //! the victim's cookies. These requests carry the headers a browser sends.
 
-mod common;
-
-use common::{error_code, spawn_app};
+use crate::helpers::{error_code, spawn_app};
 use reqwest::StatusCode;
 
 const EVIL: &str = "https://evil.example";

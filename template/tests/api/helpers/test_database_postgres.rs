@@ -46,6 +46,20 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Runs SQL on a connection of its own, as an operator (or a broken
+    /// migration) would, behind the application's back.
+    pub async fn execute(&self, sql: &str) {
+        let mut connection = PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database");
+        sqlx::raw_sql(sql)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+}
+
 async fn admin_connection(server: &str) -> PgConnection {
     PgConnection::connect(&format!("{server}/postgres"))
         .await

@@ -3,9 +3,7 @@
 //! (which tower-sessions alone would send without `Secure`, so browsers
 //! would keep the `__Host-` cookie).
 
-mod common;
-
-use common::{TestApp, cookie_pair, session_set_cookie, spawn_app_with};
+use crate::helpers::{TestApp, cookie_pair, session_set_cookie, spawn_app_with};
 use reqwest::StatusCode;
 
 /// Signs up, then logs out presenting the cookie by hand (the test client

@@ -1,11 +1,9 @@
 //! A restart of the backend (a deploy, a crash) loses nothing: accounts and
 //! sessions live in the stores, not in the process.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{cookie_pair, session_set_cookie, spawn_app, spawn_instance};
+use crate::helpers::{cookie_pair, session_set_cookie, spawn_app, spawn_instance};
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! CORS for the configured frontend origin, on every kind of response.
 
-mod common;
-
-use common::{FRONTEND, error_code, spawn_app};
+use crate::helpers::{FRONTEND, error_code, spawn_app};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 

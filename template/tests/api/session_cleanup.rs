@@ -2,18 +2,16 @@
 //! errors: while the session table is unreachable it logs and retries, and
 //! once the table is back the expired rows go.
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestDatabase;
+use crate::helpers::TestDatabase;
 use tower_sessions::{
     SessionStore,
     cookie::time::{self, OffsetDateTime},
     session::{Id, Record},
 };
 
-use {{crate_name}}::{config::DatabaseConfig, database, session_store};
+use {{crate_name}}::{database, session_store};
 
 /// The session table as the store creates it.
 const TABLE: &str = "{% if database == "postgres" %}tower_sessions.session{% else %}tower_sessions{% endif %}";
@@ -25,14 +23,16 @@ const ORIGINAL_NAME: &str = "{% if database == "postgres" %}session{% else %}tow
 #[tokio::test]
 async fn clean_up_survives_database_errors_and_resumes() {
     let test_database = TestDatabase::create().await;
-    let db = database::connect(&DatabaseConfig {
+    let db = database::connect(&database::Settings {
         url: test_database.url.clone(),
         max_connections: 4,
         timeout: Duration::from_secs(3),
     })
     .await
     .expect("database");
-    let store = session_store::open(&db).await.expect("session store");
+    let store = session_store::open(&session_store::Settings, &db)
+        .await
+        .expect("session store");
     let mut expired = Record {
         id: Id::default(),
         data: Default::default(),

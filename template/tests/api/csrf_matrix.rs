@@ -7,9 +7,7 @@
 //! this backend's own (`PUBLIC_ORIGIN`, or the `Host` it was reached at) and
 //! `FRONTEND_ORIGINS`: when you add a frontend origin, add a row for it.
 
-mod common;
-
-use common::spawn_app;
+use crate::helpers::spawn_app;
 use reqwest::{Method, StatusCode};
 
 /// Whether an unsafe request gets through the CSRF layer.
@@ -142,7 +140,7 @@ async fn refusals_are_json_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(
-        common::error_code(forged, StatusCode::FORBIDDEN).await,
+        crate::helpers::error_code(forged, StatusCode::FORBIDDEN).await,
         "cross_site_request"
     );
     assert_eq!(app.session().await.status(), StatusCode::OK);

@@ -2,9 +2,9 @@
 //! started on one instance is valid on all of them, and a logout on any of
 //! them ends it everywhere at once.
 
-mod common;
-
-use common::{TestApp, cookie_pair, error_code, session_set_cookie, spawn_app, spawn_instance};
+use crate::helpers::{
+    TestApp, cookie_pair, error_code, session_set_cookie, spawn_app, spawn_instance,
+};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 

@@ -5,11 +5,9 @@
 //! The requests are written as raw bytes over TCP, because an HTTP client
 //! library refuses to send most of them.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{cookie_pair, session_set_cookie, spawn_app_with};
+use crate::helpers::{cookie_pair, session_set_cookie, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::{

@@ -1,11 +1,9 @@
 //! Login and signup throttling: per client address, per account, the 429
 //! answer, and when `X-Forwarded-For` is believed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, error_code, spawn_app_with};
+use crate::helpers::{TestApp, error_code, spawn_app_with};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 

@@ -1,9 +1,7 @@
 //! A same-origin project has no CORS at all: no header ever invites another
 //! origin to read a response, whatever the request says.
 
-mod common;
-
-use common::spawn_app;
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn no_access_control_headers_for_any_origin() {

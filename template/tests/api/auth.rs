@@ -1,8 +1,6 @@
 //! Signup, login, session and logout over real HTTP with a cookie jar.
 
-mod common;
-
-use common::{cookie_pair, error_code, session_set_cookie, spawn_app, spawn_app_with};
+use crate::helpers::{cookie_pair, error_code, session_set_cookie, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

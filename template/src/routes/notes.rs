@@ -1,0 +1,224 @@
+//! The notes API: the example resource, and the model for new ones.
+//!
+//! What a resource needs, in one place: its routes (`router`), the signed-in
+//! user (`CurrentUser`, 401 without a session), input validation (422 with a
+//! reason), answers built from rows by dedicated types (so columns stay
+//! private until listed here), ownership (another user's note answers 404,
+//! exactly like a missing one) and bounded lists (a page of at most
+//! `MAX_PAGE` notes, with a cursor to the next). `Cache-Control: no-store`
+//! comes from `middleware.rs`, for every API answer.
+
+use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{
+    database::Pool,
+    error::ApiError,
+    extract::{CurrentUser, Json, Path, Query},
+    notes::{self, Changes, Note},
+    state::AppState,
+};
+
+/// Notes per page unless the client asks for another number.
+const DEFAULT_PAGE: u32 = 20;
+/// The largest page a client may ask for: a list never grows with the data.
+const MAX_PAGE: u32 = 100;
+/// Longest title, in characters.
+const MAX_TITLE_CHARS: usize = 200;
+/// Longest body, in characters.
+const MAX_BODY_CHARS: usize = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/notes", get(list).post(create))
+        .route("/api/notes/{id}", get(read).patch(update).delete(remove))
+}
+
+/// One note as the API shows it.
+#[derive(Serialize)]
+struct NoteJson {
+    id: i64,
+    title: String,
+    body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Note> for NoteJson {
+    fn from(note: Note) -> Self {
+        Self {
+            id: note.id,
+            title: note.title,
+            body: note.body,
+            created_at: note.created_at,
+            updated_at: note.updated_at,
+        }
+    }
+}
+
+/// `{"note": ...}`
+#[derive(Serialize)]
+struct NoteResponse {
+    note: NoteJson,
+}
+
+impl From<Note> for NoteResponse {
+    fn from(note: Note) -> Self {
+        Self { note: note.into() }
+    }
+}
+
+/// `GET /api/notes?limit=&after=`
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
+}
+
+/// `{"notes": [...], "next": cursor or null}`
+#[derive(Serialize)]
+struct NotesPage {
+    notes: Vec<NoteJson>,
+    /// Pass as `after` to get the next page; `null` on the last one.
+    next: Option<String>,
+}
+
+async fn list(
+    CurrentUser(user): CurrentUser,
+    State(db): State<Pool>,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<NotesPage>, ApiError> {
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::unprocessable(format!(
+            "limit must be from 1 to {MAX_PAGE}"
+        )));
+    }
+    // The cursor is the last id of the previous page. Clients must treat
+    // it as opaque, so it can change form without breaking them.
+    let before = match page.after.as_deref() {
+        None | Some("") => None,
+        Some(cursor) => Some(
+            cursor
+                .parse::<i64>()
+                .map_err(|_| ApiError::unprocessable("after is not a cursor from this API"))?,
+        ),
+    };
+    // One more than asked tells whether another page follows.
+    let mut rows = notes::list(&db, user.id, limit + 1, before).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = more
+        .then(|| rows.last().map(|note| note.id.to_string()))
+        .flatten();
+    Ok(axum::Json(NotesPage {
+        notes: rows.into_iter().map(NoteJson::from).collect(),
+        next,
+    }))
+}
+
+/// `POST /api/notes`
+#[derive(Deserialize)]
+struct NewNote {
+    title: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn create(
+    CurrentUser(user): CurrentUser,
+    State(db): State<Pool>,
+    Json(input): Json<NewNote>,
+) -> Result<impl IntoResponse, ApiError> {
+    let title = valid_title(&input.title)?;
+    valid_body(&input.body)?;
+    let note = notes::create(&db, user.id, title, &input.body).await?;
+    Ok((StatusCode::CREATED, axum::Json(NoteResponse::from(note))))
+}
+
+async fn read(
+    CurrentUser(user): CurrentUser,
+    State(db): State<Pool>,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<NoteResponse>, ApiError> {
+    let note = notes::find(&db, user.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(axum::Json(note.into()))
+}
+
+/// `PATCH /api/notes/{id}`: the fields given change, the others stay.
+#[derive(Deserialize)]
+struct NoteChanges {
+    title: Option<String>,
+    body: Option<String>,
+}
+
+async fn update(
+    CurrentUser(user): CurrentUser,
+    State(db): State<Pool>,
+    Path(id): Path<i64>,
+    Json(input): Json<NoteChanges>,
+) -> Result<axum::Json<NoteResponse>, ApiError> {
+    let title = input.title.as_deref().map(valid_title).transpose()?;
+    if let Some(body) = &input.body {
+        valid_body(body)?;
+    }
+    let changes = Changes {
+        title,
+        body: input.body.as_deref(),
+    };
+    let note = notes::update(&db, user.id, id, changes)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(axum::Json(note.into()))
+}
+
+async fn remove(
+    CurrentUser(user): CurrentUser,
+    State(db): State<Pool>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if notes::delete(&db, user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// A title without its surrounding blanks, between 1 and `MAX_TITLE_CHARS`.
+fn valid_title(title: &str) -> Result<&str, ApiError> {
+    let title = title.trim();
+    if title.contains('\0') {
+        return Err(ApiError::unprocessable(
+            "title must not contain NUL characters",
+        ));
+    }
+    match title.chars().count() {
+        0 => Err(ApiError::unprocessable("title must not be empty")),
+        n if n > MAX_TITLE_CHARS => Err(ApiError::unprocessable(format!(
+            "title must be at most {MAX_TITLE_CHARS} characters"
+        ))),
+        _ => Ok(title),
+    }
+}
+
+/// At most `MAX_BODY_CHARS`, and no NUL, which PostgreSQL cannot store in
+/// text.
+fn valid_body(body: &str) -> Result<(), ApiError> {
+    if body.contains('\0') {
+        return Err(ApiError::unprocessable(
+            "body must not contain NUL characters",
+        ));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(ApiError::unprocessable(format!(
+            "body must be at most {MAX_BODY_CHARS} characters"
+        )));
+    }
+    Ok(())
+}

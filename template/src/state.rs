@@ -1,0 +1,31 @@
+//! What handlers and extractors share: the application state.
+//!
+//! `AppState` is built once at start-up (`startup.rs`) and cloned into every
+//! request, so everything in it is cheap to clone. Each field is also a
+//! sub-state (`#[derive(FromRef)]`): a handler or extractor asks for exactly
+//! the part it uses (`State<Pool>`, `State<Passwords>`), and modules such as
+//! `extract.rs` and `rate_limit.rs` depend on those parts, not on this
+//! struct. Adding a shared thing means adding a field of its own type here.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::{
+    database::Pool, password::Passwords, rate_limit::AuthThrottle, session, session_store,
+};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// The database connection pool.
+    pub db: Pool,
+    /// The session store, for the readiness probe; handlers reach sessions
+    /// through the `Session` extractor.
+    pub session_store: session_store::Store,
+    /// How long sessions last.
+    pub session_lifetime: session::Lifetime,
+    /// Hashing and checking passwords.
+    pub passwords: Passwords,
+    /// Login and signup attempts left per client and per account.
+    pub throttle: Arc<AuthThrottle>,
+}

@@ -1,0 +1,151 @@
+//! Errors tell an outage from a bug: only a dependency that could not answer
+//! is a 503 (retry); a bug or bad data is a logged 500 with a generic body;
+//! and every error is JSON, even one a handler gives as a bare status.
+
+use axum::{
+    Router,
+    http::{StatusCode as AxumStatus, header},
+    routing::get,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tower_sessions::Session;
+
+use crate::helpers::{error_code, spawn_app, spawn_app_with, spawn_app_with_api};
+
+/// Handlers written in the common axum style, returning bare statuses.
+fn bare_status_routes() -> Router<{{crate_name}}::state::AppState> {
+    Router::new()
+        .route(
+            "/api/test/bare-500",
+            get(|| async { Err::<(), _>(AxumStatus::INTERNAL_SERVER_ERROR) }),
+        )
+        .route(
+            "/api/test/bare-500-after-session-write",
+            get(|session: Session| async move {
+                session
+                    .insert("k", "v")
+                    .await
+                    .map_err(|_| AxumStatus::BAD_GATEWAY)?;
+                Err::<(), _>(AxumStatus::INTERNAL_SERVER_ERROR)
+            }),
+        )
+        .route(
+            "/api/test/bare-429",
+            get(|| async { (AxumStatus::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "7")]) }),
+        )
+        .route(
+            "/api/test/bare-404",
+            get(|| async { AxumStatus::NOT_FOUND }),
+        )
+}
+
+#[tokio::test]
+async fn a_bare_status_from_a_handler_becomes_a_json_error_of_that_status() {
+    let app = spawn_app_with_api(&[], bare_status_routes()).await;
+    for (path, status, code) in [
+        (
+            "/api/test/bare-500",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+        ),
+        // Not the session store's 503: the session layer did not fail.
+        (
+            "/api/test/bare-500-after-session-write",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+        ),
+        (
+            "/api/test/bare-429",
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+        ),
+        ("/api/test/bare-404", StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{path}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(response.headers()["retry-after"], "7", "headers are kept");
+        }
+        assert_eq!(error_code(response, status).await, code, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_query_that_fails_for_a_reason_other_than_an_outage_is_a_generic_500() {
+    let app = spawn_app().await;
+    let signup = app.signup("ada@example.com", "a long passphrase").await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    // A schema the code does not expect, as after a bad migration.
+    app.database.execute("DROP TABLE notes").await;
+
+    let response = app.get("/api/notes").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "error": { "code": "internal", "message": "something went wrong" } }),
+        "no SQL or table names reach the client"
+    );
+    // The rest of the API is unaffected.
+    assert_eq!(app.session().await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_answer_in_time_is_a_503() {
+    let app = spawn_app_with(&[
+        ("DATABASE_MAX_CONNECTIONS", "1"),
+        ("DATABASE_TIMEOUT_MS", "200"),
+    ])
+    .await;
+    let signup = app.signup("ada@example.com", "a long passphrase").await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+
+    // Every connection of the pool is busy elsewhere.
+    let held = app.state.db.acquire().await.unwrap();
+    let response = app.get("/api/notes").await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(
+        error_code(response, StatusCode::SERVICE_UNAVAILABLE).await,
+        "unavailable"
+    );
+    drop(held);
+    assert_eq!(app.get("/api/notes").await.status(), StatusCode::OK);
+}
+{%- if session_store == "database" %}
+
+/// The session table as the store creates it, and a name to move it to.
+const SESSION_TABLE: &str = "{% if database == "postgres" %}tower_sessions.session{% else %}tower_sessions{% endif %}";
+const MOVED_TABLE: &str = "{% if database == "postgres" %}session_moved{% else %}tower_sessions_moved{% endif %}";
+
+#[tokio::test]
+async fn the_session_layers_own_failed_save_is_a_json_503() {
+    let app = spawn_app().await;
+    // The store can no longer write sessions; everything else works.
+    app.database
+        .execute(&format!(
+            "ALTER TABLE {SESSION_TABLE} RENAME TO {MOVED_TABLE}"
+        ))
+        .await;
+
+    // Signup succeeds in its handler; saving its new session then fails.
+    let response = app.signup("ada@example.com", "a long passphrase").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("session store"),
+        "{body}"
+    );
+}
+{%- endif %}

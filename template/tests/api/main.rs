@@ -1,0 +1,37 @@
+//! The project's tests against the real application: one test binary, so
+//! the application and its dependencies are linked once, not once per file.
+//!
+//! Each module is one concern; `helpers` starts the application on a random
+//! port with a database of its own (`spawn_app`) and talks to it over HTTP.
+//! To test a new resource, add a module here (see `notes.rs`).
+
+mod helpers;
+
+mod auth;
+mod cookie_policy;
+{%- if cross_origin %}
+mod cors;
+{%- endif %}
+mod csrf;
+mod csrf_matrix;
+mod errors;
+mod hostile_input;
+mod limits;
+mod login_timing;
+{%- unless cross_origin %}
+mod no_cors;
+{%- endunless %}
+mod notes;
+mod properties;
+mod restart;
+{%- if session_store == "database" %}
+mod session_cleanup;
+{%- endif %}
+{%- if database == "postgres" or session_store == "redis" %}
+mod shared_store;
+{%- endif %}
+{%- unless cross_origin %}
+mod spa;
+{%- endunless %}
+mod startup;
+mod throttling;

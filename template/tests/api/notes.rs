@@ -1,0 +1,313 @@
+//! The example resource, end to end: what every resource of this API must
+//! do. Copy these tests when you add one.
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code, spawn_app};
+
+/// A signed-in user of `app`, with a cookie jar of their own.
+async fn user(app: &TestApp, email: &str) -> TestApp {
+    let user = app.another_browser();
+    let signup = user.signup(email, "a long passphrase").await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    user
+}
+
+async fn create(user: &TestApp, title: &str, body: &str) -> Value {
+    let response = user
+        .post_json("/api/notes", &json!({ "title": title, "body": body }))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_no_store(&response);
+    response.json::<Value>().await.unwrap()["note"].clone()
+}
+
+fn assert_no_store(response: &Response) {
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "{}",
+        response.status()
+    );
+}
+
+#[tokio::test]
+async fn create_read_update_delete() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada@example.com").await;
+
+    let note = create(&ada, "  Groceries ", "milk, eggs").await;
+    assert_eq!(note["title"], "Groceries", "titles are trimmed");
+    assert_eq!(note["body"], "milk, eggs");
+    assert_eq!(note["created_at"], note["updated_at"]);
+    assert!(note["created_at"].as_str().unwrap().ends_with('Z'));
+    let keys: Vec<&str> = note
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["body", "created_at", "id", "title", "updated_at"]);
+    let path = format!("/api/notes/{}", note["id"]);
+
+    let read = ada.get(&path).await;
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_no_store(&read);
+    assert_eq!(read.json::<Value>().await.unwrap()["note"], note);
+
+    let patched = ada.patch_json(&path, &json!({ "body": "milk" })).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let patched = patched.json::<Value>().await.unwrap()["note"].clone();
+    assert_eq!(patched["title"], "Groceries", "fields not given stay");
+    assert_eq!(patched["body"], "milk");
+    assert_eq!(patched["created_at"], note["created_at"]);
+    assert!(patched["updated_at"].as_str() >= note["updated_at"].as_str());
+
+    let unchanged = ada.patch_json(&path, &json!({})).await;
+    assert_eq!(unchanged.status(), StatusCode::OK);
+    assert_eq!(unchanged.json::<Value>().await.unwrap()["note"], patched);
+
+    let deleted = ada.delete(&path).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_no_store(&deleted);
+    assert_eq!(
+        error_code(ada.get(&path).await, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+    assert_eq!(
+        error_code(ada.delete(&path).await, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+}
+
+#[tokio::test]
+async fn another_users_notes_are_indistinguishable_from_missing_ones() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada@example.com").await;
+    let bob = user(&app, "bob@example.com").await;
+    let secret = create(&ada, "Ada's secret", "only Ada may read this").await;
+    let path = format!("/api/notes/{}", secret["id"]);
+    let missing = "/api/notes/999999999";
+
+    for target in [path.as_str(), missing] {
+        let read = bob.get(target).await;
+        assert_no_store(&read);
+        let read = read.json::<Value>().await.unwrap();
+        let patch = bob
+            .patch_json(target, &json!({ "title": "Bob was here" }))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        let delete = bob.delete(target).await.json::<Value>().await.unwrap();
+        // The same answers, byte for byte, for Ada's note and for none.
+        for body in [read, patch, delete] {
+            assert_eq!(
+                body,
+                json!({ "error": { "code": "not_found", "message": "no such resource" } }),
+                "{target}"
+            );
+        }
+    }
+    let bobs_list = bob.get("/api/notes").await.json::<Value>().await.unwrap();
+    assert_eq!(bobs_list, json!({ "notes": [], "next": null }));
+
+    // Ada's note is untouched.
+    let read = ada.get(&path).await.json::<Value>().await.unwrap();
+    assert_eq!(read["note"], secret);
+}
+
+#[tokio::test]
+async fn lists_are_newest_first_and_paged() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada@example.com").await;
+    let bob = user(&app, "bob@example.com").await;
+    for n in 0..5 {
+        create(&ada, &format!("note {n}"), "").await;
+        create(&bob, &format!("bob's {n}"), "").await;
+    }
+
+    let mut titles = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(after) => format!("/api/notes?limit=2&after={after}"),
+            None => "/api/notes?limit=2".to_owned(),
+        };
+        let page = ada.get(&path).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_no_store(&page);
+        let page = page.json::<Value>().await.unwrap();
+        let notes = page["notes"].as_array().unwrap();
+        assert!(notes.len() <= 2);
+        titles.extend(
+            notes
+                .iter()
+                .map(|n| n["title"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(titles, ["note 4", "note 3", "note 2", "note 1", "note 0"]);
+
+    // The default page holds them all; `next` is null on the last page.
+    let all = ada.get("/api/notes").await.json::<Value>().await.unwrap();
+    assert_eq!(all["notes"].as_array().unwrap().len(), 5);
+    assert_eq!(all["next"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_page_never_holds_more_than_the_maximum() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada@example.com").await;
+    for n in 0..101 {
+        create(&ada, &format!("note {n}"), "").await;
+    }
+    let page = ada
+        .get("/api/notes?limit=100")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(page["notes"].as_array().unwrap().len(), 100);
+    let rest = ada
+        .get(&format!(
+            "/api/notes?after={}",
+            page["next"].as_str().unwrap()
+        ))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(rest["notes"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["notes"][0]["title"], "note 0");
+    // Without `limit`, 20.
+    let first = ada.get("/api/notes").await.json::<Value>().await.unwrap();
+    assert_eq!(first["notes"].as_array().unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn bad_input_gets_json_422_and_changes_nothing() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada@example.com").await;
+    let note = create(&ada, "kept", "as it was").await;
+    let path = format!("/api/notes/{}", note["id"]);
+
+    for query in [
+        "limit=0",
+        "limit=101",
+        "limit=-1",
+        "limit=ten",
+        "limit=99999999999",
+        "after=abc",
+        "after=1.5",
+    ] {
+        let response = ada.get(&format!("/api/notes?{query}")).await;
+        assert_no_store(&response);
+        let code = error_code(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(
+            ["invalid_input", "invalid_query"].contains(&code.as_str()),
+            "{query}: {code}"
+        );
+    }
+
+    let long_title = "t".repeat(201);
+    let long_body = "b".repeat(10_001);
+    let invalid = [
+        json!({ "title": "", "body": "x" }),
+        json!({ "title": "   ", "body": "x" }),
+        json!({ "title": long_title, "body": "x" }),
+        json!({ "title": "ok", "body": long_body }),
+        json!({ "title": "nul\u{0}", "body": "x" }),
+        json!({ "title": "ok", "body": "nul\u{0}" }),
+        json!({ "title": 42 }),
+    ];
+    for body in &invalid {
+        for response in [
+            ada.post_json("/api/notes", body).await,
+            ada.patch_json(&path, body).await,
+        ] {
+            assert_no_store(&response);
+            let code = error_code(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert!(
+                ["invalid_input", "invalid_body"].contains(&code.as_str()),
+                "{body}: {code}"
+            );
+        }
+    }
+    // A new note needs a title; a change does not.
+    let untitled = ada.post_json("/api/notes", &json!({ "body": "x" })).await;
+    error_code(untitled, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // The longest allowed title and body, in characters, not bytes.
+    let longest = create(&ada, &"é".repeat(200), &"é".repeat(10_000)).await;
+    assert_eq!(longest["title"].as_str().unwrap().chars().count(), 200);
+
+    let kept = ada.get(&path).await.json::<Value>().await.unwrap();
+    assert_eq!(kept["note"]["title"], "kept");
+    assert_eq!(kept["note"]["body"], "as it was");
+
+    // Ids that are not numbers name nothing.
+    for id in ["abc", "1e3", "-", "99999999999999999999"] {
+        let response = ada.get(&format!("/api/notes/{id}")).await;
+        assert_eq!(
+            error_code(response, StatusCode::NOT_FOUND).await,
+            "not_found",
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_route_needs_a_session() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada@example.com").await;
+    let note = create(&ada, "private", "").await;
+    let path = format!("/api/notes/{}", note["id"]);
+    ada.logout().await;
+
+    let anonymous = app.another_browser();
+    for response in [
+        anonymous.get("/api/notes").await,
+        anonymous
+            .post_json("/api/notes", &json!({ "title": "x" }))
+            .await,
+        anonymous.get(&path).await,
+        anonymous.patch_json(&path, &json!({ "title": "x" })).await,
+        anonymous.delete(&path).await,
+        ada.get(&path).await,
+    ] {
+        assert_no_store(&response);
+        assert_eq!(
+            error_code(response, StatusCode::UNAUTHORIZED).await,
+            "unauthenticated"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_notes() {
+    let app = spawn_app().await;
+    let ada = user(&app, "ada@example.com").await;
+    create(&ada, "gone with Ada", "").await;
+    app.database.execute("DELETE FROM users").await;
+    let left: Vec<(i64,)> = sqlx::query_as("SELECT id FROM notes")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    // Her session ends with her account.
+    assert_eq!(
+        error_code(ada.get("/api/notes").await, StatusCode::UNAUTHORIZED).await,
+        "unauthenticated"
+    );
+}
