@@ -8,7 +8,7 @@
 const apiOrigin = document.querySelector('meta[name="api-origin"]').content;
 
 /** Calls the API and returns `{ status, body }`; `body` is parsed JSON or null. */
-async function call(method, path, json) {
+export async function call(method, path, json) {
   const response = await fetch(apiOrigin + path, {
     method,
     credentials: 'include',
@@ -31,16 +31,21 @@ window.api = api;
 const who = document.querySelector('#who');
 const last = document.querySelector('#last');
 
-function show(result) {
+/** Shows the last answer of the API. */
+export function show(result) {
   last.textContent = `${result.status} ${JSON.stringify(result.body, null, 2) ?? ''}`;
 }
 
+/**
+ * Asks the API who is signed in, shows it, and tells the rest of the page
+ * with a `session` event (`detail.user` is the user, or null).
+ */
 async function refresh() {
   try {
     const result = await api.session();
-    who.textContent = result.status === 200
-      ? `Signed in as ${result.body.user.email}`
-      : 'Not signed in';
+    const user = result.status === 200 ? result.body.user : null;
+    who.textContent = user ? `Signed in as ${user.email}` : 'Not signed in';
+    document.dispatchEvent(new CustomEvent('session', { detail: { user } }));
   } catch (error) {
     // A network or CORS failure: the browser gives page code no details.
     who.textContent = `Cannot reach the API at ${apiOrigin || location.origin} (see the console)`;

@@ -444,6 +444,18 @@ async function signUpInAndOut({ browser, page, backend, backendOrigin, expected 
   assert.equal(session.body.user.email, email);
   assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 200, 'the server holds the session');
 
+  // The example resource through the page's own code: a JSON POST, then a
+  // PATCH and a DELETE, which are preflighted when the API is cross-origin.
+  const created = await callApi(page, 'createNote', 'From the browser', 'hello');
+  assert.equal(created.status, 201, JSON.stringify(created));
+  const id = created.body.note.id;
+  const renamed = await callApi(page, 'updateNote', id, { title: 'Renamed' });
+  assert.equal(renamed.status, 200, JSON.stringify(renamed));
+  const listed = await callApi(page, 'listNotes');
+  assert.equal(listed.status, 200, JSON.stringify(listed));
+  assert.deepEqual(listed.body.notes.map((note) => note.title), ['Renamed']);
+  assert.equal((await callApi(page, 'deleteNote', id)).status, 204);
+
   assert.equal((await callApi(page, 'logout')).status, 204);
   assert.equal(await jarCookie(), undefined, 'logout removed the cookie from the jar');
   assert.equal((await callApi(page, 'session')).status, 401);
@@ -455,6 +467,10 @@ async function signUpInAndOut({ browser, page, backend, backendOrigin, expected 
     'POST /api/auth/login 200',
     'GET /api/auth/session 200',
     'GET /api/auth/session 200', // the copied cookie, replayed from outside
+    'POST /api/notes 201',
+    `PATCH /api/notes/${id} 200`,
+    'GET /api/notes 200',
+    `DELETE /api/notes/${id} 204`,
     'POST /api/auth/logout 204',
     'GET /api/auth/session 401',
     'GET /api/auth/session 401', // the copied cookie after logout
