@@ -64,6 +64,29 @@ async fn full_session_lifecycle() {
 }
 
 #[tokio::test]
+async fn a_column_added_to_users_reaches_no_answer() {
+    let app = spawn_app().await;
+    let signup = app.signup("ada@example.com", "a long passphrase").await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    app.database
+        .execute("ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'")
+        .await;
+    app.logout().await;
+    let login = app.login("ada@example.com", "a long passphrase").await;
+    let session = app.session().await;
+    for answer in [login, session] {
+        let body: Value = answer.json().await.unwrap();
+        let keys: Vec<&str> = body["user"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["email", "id"], "{body}");
+    }
+}
+
+#[tokio::test]
 async fn login_issues_a_new_session_id_and_retires_the_old_one() {
     let app = spawn_app().await;
     let signup = app.signup("grace@example.com", "a long passphrase").await;
