@@ -28,6 +28,8 @@ const USER_KEY: &str = "user";
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct SessionUser {
     id: i64,
+    /// Unix time of sign-in, for the absolute lifetime.
+    signed_in_at: i64,
     /// Unix time of the last write, used to slide the idle timeout.
     renewed_at: i64,
 }
@@ -37,12 +39,17 @@ struct SessionUser {
 pub struct Lifetime {
     /// Idle time after which a session ends (`SESSION_INACTIVITY_SECS`).
     pub inactivity: Duration,
+    /// Time after sign-in at which a session ends however active it is
+    /// (`SESSION_MAX_LIFETIME_SECS`), so a stolen cookie that is used
+    /// regularly still dies.
+    pub max: Duration,
 }
 
 impl Lifetime {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             inactivity: env.seconds("SESSION_INACTIVITY_SECS", "86400", 60..=31_536_000)?,
+            max: env.seconds("SESSION_MAX_LIFETIME_SECS", "604800", 60..=31_536_000)?,
         })
     }
 }
@@ -71,12 +78,14 @@ pub async fn sign_in(
     session.cycle_id().await?;
     let user = SessionUser {
         id: user_id,
+        signed_in_at: now(),
         renewed_at: now(),
     };
     session.insert(USER_KEY, user).await
 }
 
-/// The signed-in user's id, if any.
+/// The signed-in user's id, if any. A session older than `lifetime.max` is
+/// ended here.
 ///
 /// The store's expiry only moves when the session is written, so a session
 /// that is read but never written would end `inactivity` after sign-in. To
@@ -98,6 +107,12 @@ pub async fn user_id(
         }
         Err(err) => return Err(err),
     };
+    let max_age = i64::try_from(lifetime.max.as_secs()).unwrap_or(i64::MAX);
+    if now().saturating_sub(user.signed_in_at) >= max_age {
+        tracing::info!(user_id = user.id, "session reached its maximum lifetime");
+        session.flush().await?;
+        return Ok(None);
+    }
     let half_window = i64::try_from(lifetime.inactivity.as_secs() / 2).unwrap_or(i64::MAX);
     if now().saturating_sub(user.renewed_at) >= half_window {
         user.renewed_at = now();
@@ -149,4 +164,39 @@ fn to_time(duration: Duration) -> time::Duration {
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tower_sessions::MemoryStore;
+
+    use super::*;
+
+    const LIFETIME: Lifetime = Lifetime {
+        inactivity: Duration::from_secs(3600),
+        max: Duration::from_secs(7 * 86400),
+    };
+
+    async fn session_signed_in(seconds_ago: i64) -> Session {
+        let session = Session::new(None, Arc::new(MemoryStore::default()), None);
+        let user = SessionUser {
+            id: 7,
+            signed_in_at: now() - seconds_ago,
+            renewed_at: now() - 60,
+        };
+        session.insert(USER_KEY, user).await.unwrap();
+        session
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_at_its_maximum_lifetime_however_active() {
+        let young = session_signed_in(7 * 86400 - 60).await;
+        assert_eq!(user_id(&young, LIFETIME).await.unwrap(), Some(7));
+
+        let old = session_signed_in(7 * 86400).await;
+        assert_eq!(user_id(&old, LIFETIME).await.unwrap(), None);
+        assert!(old.is_empty().await, "the session is flushed");
+    }
 }

@@ -5,19 +5,84 @@
 //! itself, so a background task removes expired sessions; it logs and carries
 //! on through database errors instead of ending at the first one, as the
 //! library's own `continuously_delete_expired` would.
+//!
+//! `tower-sessions-sqlx-store` saves with an upsert. A request that read a
+//! session before a logout (or before the id rotation at login) and saves it
+//! after would then write the deleted session back, alive again, on any
+//! instance. [`Store`] wraps the library's store and saves with a plain
+//! `UPDATE` of a live row instead: a deleted or expired session stays
+//! deleted. (Redis saves with `SET XX`, which has the same effect.)
 
 use std::time::Duration;
 
 use anyhow::Context;
-use tower_sessions::session_store::ExpiredDeletion;
+use async_trait::async_trait;
+use tower_sessions::{
+    SessionStore,
+    cookie::time::OffsetDateTime,
+    session::{Id, Record},
+    session_store::{self, ExpiredDeletion},
+};
+use tower_sessions_sqlx_store::{% if database == "postgres" %}PostgresStore as LibraryStore{% else %}SqliteStore as LibraryStore{% endif %};
 
 use crate::{
     database::Pool,
     settings::{ConfigError, Env},
 };
 
-/// The session store this project was generated with.
-pub type Store = tower_sessions_sqlx_store::{% if database == "postgres" %}PostgresStore{% else %}SqliteStore{% endif %};
+/// The library's session table, which [`Store::save`] updates directly.
+const TABLE: &str = {% if database == "postgres" %}r#""tower_sessions"."session""#{% else %}"tower_sessions"{% endif %};
+
+/// The session store: the library's, except that saving never re-creates a
+/// session that is gone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    library: LibraryStore,
+    db: Pool,
+}
+
+#[async_trait]
+impl SessionStore for Store {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.library.create(record).await
+    }
+
+    /// Updates the session if it is still there and unexpired; otherwise
+    /// does nothing (it was deleted by a logout or a rotation meanwhile).
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = rmp_serde::to_vec(record)
+            .map_err(|err| session_store::Error::Encode(err.to_string()))?;
+        let updated = sqlx::query(&format!(
+            "UPDATE {TABLE} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4"
+        ))
+        .bind(data)
+        .bind(record.expiry_date)
+        .bind(record.id.to_string())
+        .bind(OffsetDateTime::now_utc())
+        .execute(&self.db)
+        .await
+        .map_err(|err| session_store::Error::Backend(err.to_string()))?;
+        if updated.rows_affected() == 0 {
+            tracing::debug!("not saving a session that was deleted meanwhile");
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.library.load(id).await
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.library.delete(id).await
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for Store {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        self.library.delete_expired().await
+    }
+}
 
 /// The store lives in the application database, so it has no settings of
 /// its own (the Redis store has its server's address and a timeout).
@@ -36,12 +101,15 @@ const CLEANUP_PERIOD: Duration = Duration::from_secs(60);
 /// Opens the store on the application database and creates its table
 /// (idempotent).
 pub async fn open(_settings: &Settings, db: &Pool) -> anyhow::Result<Store> {
-    let store = Store::new(db.clone());
-    store
+    let library = LibraryStore::new(db.clone());
+    library
         .migrate()
         .await
         .context("cannot create the session table")?;
-    Ok(store)
+    Ok(Store {
+        library,
+        db: db.clone(),
+    })
 }
 
 /// Starts deleting expired sessions every minute, for as long as the process

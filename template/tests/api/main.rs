@@ -27,6 +27,7 @@ mod restart;
 {%- if session_store == "database" %}
 mod session_cleanup;
 {%- endif %}
+mod session_races;
 {%- if database == "postgres" or session_store == "redis" %}
 mod shared_store;
 {%- endif %}
