@@ -133,6 +133,55 @@ const CASES: &[(Answers, &str, &str, By)] = &[
         "http://localhost:8080",
         Hook("own origin"),
     ),
+    // Of the right shape, but not what the app would read the same way.
+    (
+        &[
+            ("cross_origin", "false"),
+            ("public_origin", "http://0x7f.0.0.1:8080"),
+        ],
+        "public_origin",
+        "http://0x7f.0.0.1:8080",
+        Hook("dotted decimal"),
+    ),
+    (
+        &[
+            ("cross_origin", "true"),
+            BACKEND,
+            ("frontend_origin", "https://café.example"),
+        ],
+        "frontend_origin",
+        "https://café.example",
+        Hook("FRONTEND_ORIGINS in the project's .env"),
+    ),
+    (
+        &[
+            ("cross_origin", "true"),
+            BACKEND,
+            ("frontend_origin", "http://[::1%eth0]:5173"),
+        ],
+        "frontend_origin",
+        "http://[::1%eth0]:5173",
+        Regex,
+    ),
+    (
+        &[
+            ("cross_origin", "true"),
+            BACKEND,
+            ("frontend_origin", "http://[1::2::3]:5173"),
+        ],
+        "frontend_origin",
+        "http://[1::2::3]:5173",
+        Hook("invalid IPv6 address"),
+    ),
+    (
+        &[
+            ("cross_origin", "false"),
+            ("public_origin", "http://localhost:0"),
+        ],
+        "public_origin",
+        "http://localhost:0",
+        Hook("port outside 1-65535"),
+    ),
     // Equal after normalisation (case, default port) is still the same origin.
     (
         &[
