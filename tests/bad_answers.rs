@@ -1,17 +1,35 @@
-//! Bad answers stop generation with a message that names the prompt, the
-//! value given and the expected form, and leave nothing on disk.
+//! Bad answers given without prompts (`--define`, `--silent`) stop
+//! generation with a message that names the prompt and the value given.
+//!
+//! Two checks refuse them, in this order: the `regex` of the origin prompts
+//! (cargo-generate.toml), which catches the malformed shapes so that the
+//! interactive prompt asks again, and for `--define`s refuses with
+//! cargo-generate's own one-line message; then hooks/validate.rhai, whose
+//! message also gives the reason and the expected form. Either way at most
+//! an empty project folder is left behind (see
+//! `common::assert_at_most_an_empty_project_folder`).
 
 mod common;
 
-use common::{entries, generate, template_copy};
+use common::{assert_at_most_an_empty_project_folder, generate, template_copy};
 
 const BACKEND: (&str, &str) = ("public_origin", "http://localhost:8080");
 
 /// `--define`s given to cargo-generate.
 type Answers = &'static [(&'static str, &'static str)];
 
-/// (answers, prompt named, value quoted, words the message must contain)
-const CASES: &[(Answers, &str, &str, &str)] = &[
+/// Which check refuses an answer.
+#[derive(Debug)]
+enum By {
+    /// The prompt's `regex`: cargo-generate's own message.
+    Regex,
+    /// hooks/validate.rhai, with words its message must contain.
+    Hook(&'static str),
+}
+use By::{Hook, Regex};
+
+/// (answers, prompt named, value quoted, which check refuses it)
+const CASES: &[(Answers, &str, &str, By)] = &[
     (
         &[
             ("cross_origin", "false"),
@@ -19,7 +37,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "public_origin",
         "localhost:8080",
-        "http:// or https://",
+        Regex,
     ),
     (
         &[
@@ -28,7 +46,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "public_origin",
         "http://localhost:8080/",
-        "trailing slash",
+        Regex,
     ),
     (
         &[
@@ -37,7 +55,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "public_origin",
         "ftp://files.example.com",
-        "http:// or https://",
+        Regex,
     ),
     (
         &[
@@ -47,7 +65,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "http://localhost:5173/app",
-        "path",
+        Regex,
     ),
     (
         &[
@@ -57,7 +75,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "http://localhost:5173?x=1",
-        "query",
+        Regex,
     ),
     (
         &[
@@ -67,13 +85,13 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "http://localhost:5173#top",
-        "fragment",
+        Regex,
     ),
     (
         &[("cross_origin", "true"), BACKEND, ("frontend_origin", "*")],
         "frontend_origin",
         "*",
-        "each origin listed",
+        Regex,
     ),
     (
         &[
@@ -83,7 +101,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "null",
-        "each origin listed",
+        Regex,
     ),
     (
         &[
@@ -93,7 +111,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "http://localhost:99999",
-        "port",
+        Hook("port outside 1-65535"),
     ),
     (
         &[
@@ -103,7 +121,7 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "http://user@localhost:5173",
-        "credentials",
+        Regex,
     ),
     (
         &[
@@ -113,7 +131,56 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "http://localhost:8080",
-        "own origin",
+        Hook("own origin"),
+    ),
+    // Of the right shape, but not what the app would read the same way.
+    (
+        &[
+            ("cross_origin", "false"),
+            ("public_origin", "http://0x7f.0.0.1:8080"),
+        ],
+        "public_origin",
+        "http://0x7f.0.0.1:8080",
+        Hook("dotted decimal"),
+    ),
+    (
+        &[
+            ("cross_origin", "true"),
+            BACKEND,
+            ("frontend_origin", "https://café.example"),
+        ],
+        "frontend_origin",
+        "https://café.example",
+        Hook("FRONTEND_ORIGINS in the project's .env"),
+    ),
+    (
+        &[
+            ("cross_origin", "true"),
+            BACKEND,
+            ("frontend_origin", "http://[::1%eth0]:5173"),
+        ],
+        "frontend_origin",
+        "http://[::1%eth0]:5173",
+        Regex,
+    ),
+    (
+        &[
+            ("cross_origin", "true"),
+            BACKEND,
+            ("frontend_origin", "http://[1::2::3]:5173"),
+        ],
+        "frontend_origin",
+        "http://[1::2::3]:5173",
+        Hook("invalid IPv6 address"),
+    ),
+    (
+        &[
+            ("cross_origin", "false"),
+            ("public_origin", "http://localhost:0"),
+        ],
+        "public_origin",
+        "http://localhost:0",
+        Hook("port outside 1-65535"),
     ),
     // Equal after normalisation (case, default port) is still the same origin.
     (
@@ -124,46 +191,46 @@ const CASES: &[(Answers, &str, &str, &str)] = &[
         ],
         "frontend_origin",
         "HTTPS://API.example.com:443",
-        "own origin",
+        Hook("own origin"),
     ),
 ];
 
 #[test]
-fn each_bad_answer_is_refused_with_a_clear_message_and_nothing_on_disk() {
+fn each_bad_answer_is_refused_with_a_clear_message() {
     let template = template_copy();
-    for (defines, prompt, given, words) in CASES {
+    for (defines, prompt, given, by) in CASES {
         let destination = tempfile::tempdir().unwrap();
         let output = generate(template.path(), destination.path(), "bad-answer", defines);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{defines:?} was accepted");
-        assert!(
-            stderr.contains(&format!("invalid answer for `{prompt}`")),
-            "{defines:?}:\n{stderr}"
-        );
-        assert!(
-            stderr.contains(&format!("\"{given}\"")),
-            "{defines:?}:\n{stderr}"
-        );
-        assert!(
-            stderr.contains(words),
-            "{defines:?} should mention {words:?}:\n{stderr}"
-        );
-        assert!(
-            stderr.contains("scheme://host[:port]"),
-            "expected form missing:\n{stderr}"
-        );
-        assert!(
-            entries(destination.path()).is_empty(),
-            "{defines:?} left {:?}",
-            entries(destination.path())
-        );
+        match by {
+            Regex => assert!(
+                stderr.contains(&format!("\"{given}\" is not a valid value for {prompt}")),
+                "{defines:?} should be refused by the prompt's regex:\n{stderr}"
+            ),
+            Hook(words) => {
+                assert!(
+                    stderr.contains(&format!("invalid answer for `{prompt}`: \"{given}\"")),
+                    "{defines:?} should be refused by the hook:\n{stderr}"
+                );
+                assert!(
+                    stderr.contains(words),
+                    "{defines:?} should mention {words:?}:\n{stderr}"
+                );
+                assert!(
+                    stderr.contains("scheme://host[:port]"),
+                    "expected form missing:\n{stderr}"
+                );
+            }
+        }
+        assert_at_most_an_empty_project_folder(destination.path(), "bad-answer");
     }
 }
 
 /// cargo-generate parses boolean answers itself, before any hook runs; its
-/// message names the expected form but not the prompt. Nothing is left behind.
+/// message names the expected form but not the prompt.
 #[test]
-fn a_non_boolean_cross_origin_answer_is_refused_and_leaves_nothing() {
+fn a_non_boolean_cross_origin_answer_is_refused() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
     let output = generate(
@@ -175,14 +242,14 @@ fn a_non_boolean_cross_origin_answer_is_refused_and_leaves_nothing() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("not `true` or `false`"), "{stderr}");
-    assert!(entries(destination.path()).is_empty());
+    assert_at_most_an_empty_project_folder(destination.path(), "bad-answer");
 }
 
 /// A store that is not one of the choices is refused, naming the prompt and
 /// the value (by cargo-generate itself, or by hooks/validate.rhai where a
 /// release does not check `--define`s against `choices`).
 #[test]
-fn an_unknown_store_is_refused_and_leaves_nothing() {
+fn an_unknown_store_is_refused() {
     let template = template_copy();
     for (prompt, given) in [("database", "mysql"), ("session_store", "memcached")] {
         let destination = tempfile::tempdir().unwrap();
@@ -198,7 +265,7 @@ fn an_unknown_store_is_refused_and_leaves_nothing() {
             stderr.contains(&format!("\"{given}\"")) && stderr.contains(prompt),
             "{prompt}={given}:\n{stderr}"
         );
-        assert!(entries(destination.path()).is_empty());
+        assert_at_most_an_empty_project_folder(destination.path(), "bad-answer");
     }
 }
 

@@ -121,8 +121,14 @@ fn check(case: &Case) {
             "generation with {cargo_generate} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        // Exactly one new folder, named after the project.
+        // Exactly one new folder, named after the project; `--vcs none`
+        // (common::generate_from) leaves git out, and nothing of the
+        // template's own repository comes along with `--git`.
         assert_eq!(entries(destination), [name.as_str()]);
+        assert!(
+            !destination.join(&name).join(".git").exists(),
+            "generation with {cargo_generate} made a git repository despite --vcs none"
+        );
         destination.join(&name)
     };
     let destination = tempfile::tempdir().unwrap();

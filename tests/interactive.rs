@@ -11,10 +11,11 @@ use std::{
 
 use common::{cargo_generate, entries, template_copy};
 
-/// Runs `cargo generate` interactively, typing `keys`.
+/// Runs `cargo generate` interactively, typing `keys`, as a user would:
+/// without `--vcs`, so cargo-generate makes the project a git repository.
 fn generate_typing(template: &Path, destination: &Path, keys: &str) -> Output {
     let command = format!(
-        "'{}' generate --path '{}' --destination '{}' --name typed-app --vcs none",
+        "'{}' generate --path '{}' --destination '{}' --name typed-app",
         cargo_generate(),
         template.display(),
         destination.display()
@@ -88,23 +89,127 @@ fn the_store_menus_pick_postgres_and_redis() {
     assert!(store.contains("RedisStore"), "{store}");
 }
 
+/// The keys that answer `false` to the `cross_origin` question: cargo-generate
+/// 0.23 shows a false/true menu (Up, Enter), later releases a y/n question
+/// that takes `n` at once.
+fn answer_no() -> &'static str {
+    let version = Command::new(cargo_generate())
+        .args(["generate", "--version"])
+        .output()
+        .expect("cargo-generate runs");
+    if String::from_utf8_lossy(&version.stdout).contains(" 0.23.") {
+        "\x1b[A\r"
+    } else {
+        "n"
+    }
+}
+
+/// The terminal output without colours and cursor movements (CSI and OSC
+/// sequences), so that the text can be searched.
+fn plain(screen: &[u8]) -> String {
+    let text = String::from_utf8_lossy(screen);
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            // CSI: parameters, then one final byte in @..~.
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC: up to BEL or ESC \.
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What the issue asked for, at the real prompts: a malformed origin is
+/// asked again (the placeholder's `regex`), the good one typed next is used,
+/// and the project is a git repository in the folder named as asked, with
+/// no warning on the way and the project's own folder in the closing line.
 #[test]
-fn a_typed_bad_answer_is_refused_and_leaves_nothing() {
+fn a_malformed_origin_is_asked_again_and_the_project_is_a_git_repository() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    // Up selects `false` for cross_origin; then a backend origin with a path,
-    // and the default stores (the hook checks answers after the last prompt).
-    let output = generate_typing(
-        template.path(),
-        destination.path(),
-        "\x1b[A\rhttp://localhost:8080/api\r\r\r",
+    // `false` for cross_origin; a backend origin without its scheme, then a
+    // good one; the default stores.
+    let keys = format!("{}localhost:9090\rhttp://LOCALHOST:9090\r\r\r", answer_no());
+    let output = generate_typing(template.path(), destination.path(), &keys);
+    let screen = plain(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    assert!(
+        screen.contains("\"localhost:9090\" is not a valid value for public_origin"),
+        "{screen}"
     );
-    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        screen.matches("Public origin of this backend").count() >= 2,
+        "the prompt was not asked again:\n{screen}"
+    );
+    assert!(screen.contains("scheme://host[:port]"), "{screen}");
+    for warning in ["--init", "Output location is affected", "Sorry,"] {
+        // The refusal of the first answer is the only complaint.
+        let expected = usize::from(warning == "Sorry,");
+        assert!(
+            screen.matches(warning).count() <= expected,
+            "unexpected {warning:?}:\n{screen}"
+        );
+    }
+    let done = screen
+        .lines()
+        .find(|l| l.contains("Done! New project created"))
+        .unwrap_or_else(|| panic!("no closing line:\n{screen}"));
+    assert!(done.trim_end().ends_with("typed-app"), "{done:?}");
+
+    assert_eq!(entries(destination.path()), ["typed-app"]);
+    let project = destination.path().join("typed-app");
+    let env = std::fs::read_to_string(project.join(".env")).unwrap();
+    assert!(
+        env.contains("PUBLIC_ORIGIN=http://localhost:9090\n"),
+        "{env}"
+    );
+    let toplevel = Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(toplevel.status.success(), "not a git repository");
+    assert_eq!(
+        Path::new(String::from_utf8_lossy(&toplevel.stdout).trim()),
+        project.canonicalize().unwrap()
+    );
+}
+
+/// An answer of the right shape that the pre hook refuses (a port above
+/// 65535) stops generation with the hook's message. cargo-generate has
+/// created the project folder by then: it is left empty.
+#[test]
+fn a_typed_answer_the_hook_refuses_stops_generation() {
+    let template = template_copy();
+    let destination = tempfile::tempdir().unwrap();
+    let keys = format!("{}http://localhost:99999\r\r\r", answer_no());
+    let output = generate_typing(template.path(), destination.path(), &keys);
+    let screen = plain(&output.stdout);
     assert!(!output.status.success(), "{screen}");
     assert!(
         screen.contains("invalid answer for `public_origin`"),
         "{screen}"
     );
-    assert!(screen.contains("\"http://localhost:8080/api\""), "{screen}");
-    assert!(entries(destination.path()).is_empty());
+    assert!(screen.contains("\"http://localhost:99999\""), "{screen}");
+    assert!(screen.contains("scheme://host[:port]"), "{screen}");
+    common::assert_at_most_an_empty_project_folder(destination.path(), "typed-app");
 }

@@ -296,3 +296,19 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// After a refused answer: nothing in `destination`, or only the project
+/// folder, empty. cargo-generate creates that folder before it checks the
+/// answers, and does not remove it when they are refused.
+pub fn assert_at_most_an_empty_project_folder(destination: &Path, name: &str) {
+    let left = entries(destination);
+    assert!(
+        left.is_empty() || (left == [name] && entries(&destination.join(name)).is_empty()),
+        "a refused generation left {left:?} in {} ({:?} in the project folder)",
+        destination.display(),
+        destination
+            .join(name)
+            .is_dir()
+            .then(|| entries(&destination.join(name)))
+    );
+}
