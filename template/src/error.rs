@@ -77,6 +77,13 @@ impl ApiError {
         )
     }
 
+    /// Sends `Retry-After` with the answer (whole seconds, rounded up).
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        self.retry_after = Some(Duration::from_secs(secs));
+        self
+    }
+
     /// Too many attempts: 429, with how long to wait in `Retry-After`.
     pub fn too_many_requests(wait: Duration) -> Self {
         let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);

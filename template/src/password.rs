@@ -3,9 +3,12 @@
 //! Argon2 is deliberately slow (tens of milliseconds of CPU and ~19 MiB of
 //! memory per hash). Running it on a Tokio worker would stall every other
 //! request on that thread, so each hash runs on the blocking pool, and a
-//! semaphore keeps the number running at once to the number of cores: a
-//! flood of logins then queues instead of starting hundreds of threads and
-//! gigabytes of hashing memory.
+//! semaphore keeps the number running at once to the number of cores. The
+//! slot is held by the hash itself, not by the request: a client that gives
+//! up does not free it while its hash still runs, so a flood of cancelled
+//! logins cannot start more hashes (or use more memory) than there are
+//! slots. A request waits at most `SLOT_WAIT` for a slot; then it is told
+//! to come back (503 with `Retry-After`) rather than queue without end.
 //!
 //! Checking a password for an unknown account runs the same Argon2 work as
 //! for a known one (against a dummy hash), so response times do not tell
@@ -15,18 +18,59 @@ use std::{
     num::NonZero,
     sync::{
         Arc, LazyLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use argon2::{
     Argon2,
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
+use axum::http::StatusCode;
 use tokio::sync::Semaphore;
 
-static HASHING_SLOTS: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, NonZero::get)));
+use crate::error::ApiError;
+
+/// Hashes that may run at once in this process: one per core.
+static SLOTS: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(2, NonZero::get));
+static HASHING_SLOTS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(*SLOTS)));
+/// Hashes running now, and the most that ever ran at once.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Longest a request waits for a hashing slot before it is refused. A few
+/// hashes' time: enough to ride out a burst, short enough that a flood is
+/// answered quickly instead of piling up requests.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// Every hashing slot stayed busy for `SLOT_WAIT`.
+    #[error("all password hashing slots are busy")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::Busy => {
+                tracing::warn!("password hashing is saturated; asking the client to retry");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the server is busy signing other users in; try again in a moment",
+                )
+                .with_retry_after(Duration::from_secs(1))
+            }
+            PasswordError::Failed(err) => ApiError::internal(format_args!("password: {err:#}")),
+        }
+    }
+}
 
 /// Hashing and checking passwords; cheap to clone.
 #[derive(Clone)]
@@ -48,7 +92,7 @@ impl Passwords {
 
     /// Hashes a password into a PHC string (algorithm, parameters and salt
     /// included).
-    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         hash_counted(password, &self.runs).await
     }
 
@@ -56,7 +100,11 @@ impl Passwords {
     /// hash when there is none (the account does not exist), which costs the
     /// same and never matches. A malformed hash counts as a mismatch, so a
     /// damaged row can never log anyone in.
-    pub async fn verify(&self, password: String, stored: Option<Arc<str>>) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<Arc<str>>,
+    ) -> Result<bool, PasswordError> {
         let exists = stored.is_some();
         let phc = stored.unwrap_or_else(|| Arc::clone(&self.dummy_hash));
         self.runs.fetch_add(1, Ordering::Relaxed);
@@ -84,22 +132,68 @@ impl Passwords {
     }
 }
 
-async fn hash_counted(password: String, runs: &AtomicU64) -> anyhow::Result<String> {
+/// Hashes that may run at once in this process.
+pub fn hashing_slots() -> usize {
+    *SLOTS
+}
+
+/// The most hashes that ever ran at once in this process (never above
+/// [`hashing_slots`]).
+pub fn peak_concurrent_hashes() -> usize {
+    PEAK.load(Ordering::Relaxed)
+}
+
+async fn hash_counted(password: String, runs: &AtomicU64) -> Result<String, PasswordError> {
     runs.fetch_add(1, Ordering::Relaxed);
-    run_limited(move || {
+    let hashed = run_limited(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
             .map_err(|err| anyhow::anyhow!("hashing failed: {err}"))
     })
-    .await?
+    .await?;
+    Ok(hashed?)
 }
 
-/// Runs `work` on the blocking pool once a hashing slot is free.
+/// Runs `work` on the blocking pool once a hashing slot is free, holding
+/// the slot until `work` has finished, even if the caller stops waiting.
 async fn run_limited<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> anyhow::Result<T> {
-    let _slot = HASHING_SLOTS.acquire().await?;
-    Ok(tokio::task::spawn_blocking(work).await?)
+) -> Result<T, PasswordError> {
+    let slot = tokio::time::timeout(SLOT_WAIT, Arc::clone(&HASHING_SLOTS).acquire_owned())
+        .await
+        .map_err(|_| PasswordError::Busy)?
+        .map_err(anyhow::Error::from)?;
+    let task = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let running = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+        PEAK.fetch_max(running, Ordering::SeqCst);
+        let result = work();
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+        result
+    });
+    Ok(task.await.map_err(anyhow::Error::from)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn with_every_slot_busy_a_request_is_told_to_retry() {
+        let all = u32::try_from(hashing_slots()).unwrap();
+        let held = HASHING_SLOTS.acquire_many(all).await.unwrap();
+        let started = std::time::Instant::now();
+        let refused = run_limited(|| ()).await.expect_err("no slot was free");
+        assert!(started.elapsed() >= SLOT_WAIT);
+        drop(held);
+
+        let response = ApiError::from(refused).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert!(run_limited(|| ()).await.is_ok(), "slots are free again");
+    }
 }

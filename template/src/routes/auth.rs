@@ -91,10 +91,7 @@ async fn signup(
         )));
     }
     throttle.check(client, &email)?;
-    let hash = passwords
-        .hash(input.password)
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = passwords.hash(input.password).await?;
     let user = users::insert(&db, &email, &hash)
         .await?
         .map_err(|users::EmailTaken| {
@@ -137,10 +134,7 @@ async fn login(
     // An unknown email is checked against a dummy hash, so both failures
     // cost the same time.
     let stored = found.as_ref().map(|c| Arc::clone(&c.password_hash));
-    let matches = passwords
-        .verify(input.password, stored)
-        .await
-        .map_err(ApiError::internal)?;
+    let matches = passwords.verify(input.password, stored).await?;
     let Some(credentials) = found.filter(|_| matches) else {
         return Err(wrong());
     };

@@ -15,6 +15,7 @@ mod cors;
 mod csrf;
 mod csrf_matrix;
 mod errors;
+mod hash_flood;
 mod hostile_input;
 mod limits;
 mod login_timing;
