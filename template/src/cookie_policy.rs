@@ -164,6 +164,30 @@ impl CookiePolicy {
         })
     }
 
+    /// The name of the device cookie (see `known_devices.rs`), prefixed like
+    /// the session cookie's.
+    pub fn device_cookie_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-device"
+        } else {
+            "device"
+        }
+    }
+
+    /// Another cookie with the session cookie's attributes (so it reaches
+    /// the API in every deployment shape), kept for `max_age`.
+    pub fn companion_cookie(
+        &self,
+        name: &'static str,
+        value: String,
+        max_age: tower_sessions::cookie::time::Duration,
+    ) -> Cookie<'static> {
+        let mut cookie = Cookie::new(name, value);
+        self.apply(&mut cookie);
+        cookie.set_max_age(max_age);
+        cookie
+    }
+
     /// Gives `cookie` exactly this policy's attributes, keeping its value and
     /// lifetime (`Max-Age`, `Expires`).
     fn apply(&self, cookie: &mut Cookie<'_>) {

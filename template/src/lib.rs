@@ -15,6 +15,7 @@ pub mod database;
 pub mod deployment_shape;
 pub mod error;
 pub mod extract;
+pub mod known_devices;
 pub mod middleware;
 pub mod notes;
 pub mod origin;

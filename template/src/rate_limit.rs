@@ -93,6 +93,8 @@ pub struct Limits {
 pub struct AuthThrottle {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    /// Per (account, known device): see [`AuthThrottle::check_known_device`].
+    per_device: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
     trust_proxy: bool,
 }
@@ -115,6 +117,7 @@ impl AuthThrottle {
         Self {
             per_ip: RateLimiter::keyed(quota(limits.per_ip)),
             per_account: RateLimiter::keyed(quota(limits.per_account)),
+            per_device: RateLimiter::keyed(quota(limits.per_account)),
             clock: DefaultClock::default(),
             trust_proxy,
         }
@@ -123,14 +126,48 @@ impl AuthThrottle {
     /// Takes one attempt from the client's and the account's allowance, or
     /// answers 429 with how long to wait.
     pub fn check(&self, client: ClientIp, account: &str) -> Result<(), ApiError> {
+        self.check_address(client)?;
+        self.check_account(account)
+    }
+
+    /// Takes one attempt from the client address's allowance.
+    pub fn check_address(&self, client: ClientIp) -> Result<(), ApiError> {
         self.per_ip
             .check_key(&client.0)
-            .and_then(|()| self.per_account.check_key(&account.to_owned()))
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(self.clock.now());
-                tracing::warn!(client = %client.0, wait_secs = wait.as_secs(), "too many sign-in attempts");
-                ApiError::too_many_requests(wait)
-            })
+            .map_err(|not_until| self.refuse(not_until, "client address"))
+    }
+
+    /// Takes one attempt from the account's allowance, which every device
+    /// the account has not signed in from before shares.
+    pub fn check_account(&self, account: &str) -> Result<(), ApiError> {
+        self.per_account
+            .check_key(&account.to_owned())
+            .map_err(|not_until| self.refuse(not_until, "account"))
+    }
+
+    /// Takes one attempt from the allowance of a device the account has
+    /// signed in from before (`device` identifies the pair). It is as large
+    /// as the account's, but separate: attempts from elsewhere, an
+    /// attacker's among them, cannot use it up, so they cannot lock the
+    /// owner out of their own devices.
+    pub fn check_known_device(&self, device: &str) -> Result<(), ApiError> {
+        self.per_device
+            .check_key(&device.to_owned())
+            .map_err(|not_until| self.refuse(not_until, "known device"))
+    }
+
+    fn refuse(
+        &self,
+        not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>,
+        what: &str,
+    ) -> ApiError {
+        let wait = not_until.wait_time_from(self.clock.now());
+        tracing::warn!(
+            bucket = what,
+            wait_secs = wait.as_secs(),
+            "too many sign-in attempts"
+        );
+        ApiError::too_many_requests(wait)
     }
 
     /// Forgets buckets that have refilled completely, so addresses and emails
@@ -140,6 +177,8 @@ impl AuthThrottle {
         self.per_ip.shrink_to_fit();
         self.per_account.retain_recent();
         self.per_account.shrink_to_fit();
+        self.per_device.retain_recent();
+        self.per_device.shrink_to_fit();
     }
 }
 

@@ -45,6 +45,7 @@ impl Application {
             session_lifetime: config.session,
             passwords: Passwords::new().await?,
             throttle: Arc::new(rate_limit::AuthThrottle::new(config.throttle)),
+            cookie_policy: config.cookie.clone(),
         };
         rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
         let api = api.with_state(state.clone());

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    database::Pool, password::Passwords, rate_limit::AuthThrottle, session, session_store,
+    cookie_policy::CookiePolicy, database::Pool, password::Passwords, rate_limit::AuthThrottle,
+    session, session_store,
 };
 
 #[derive(Clone, FromRef)]
@@ -28,4 +29,6 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Login and signup attempts left per client and per account.
     pub throttle: Arc<AuthThrottle>,
+    /// The session cookie's attributes, which the device cookie shares.
+    pub cookie_policy: CookiePolicy,
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     extract::State,
-    http::StatusCode,
+    http::{StatusCode, header},
     response::IntoResponse,
     routing::{get, post},
 };
@@ -21,6 +21,7 @@ use crate::{
     database::Pool,
     error::ApiError,
     extract::{CurrentUser, Json},
+    known_devices::DeviceCookie,
     password::Passwords,
     rate_limit::{AuthThrottle, ClientIp},
     session,
@@ -79,6 +80,7 @@ async fn signup(
     State(throttle): State<Arc<AuthThrottle>>,
     client: ClientIp,
     session: Session,
+    device: DeviceCookie,
     Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = normalise_email(&input.email)?;
@@ -102,8 +104,13 @@ async fn signup(
             )
         })?;
     session::sign_in(&session, user.id).await?;
+    let device = device.remember(&db, user.id).await?;
     tracing::info!(user_id = user.id, "signed up");
-    Ok((StatusCode::CREATED, axum::Json(UserResponse::from(user))))
+    Ok((
+        StatusCode::CREATED,
+        [(header::SET_COOKIE, device)],
+        axum::Json(UserResponse::from(user)),
+    ))
 }
 
 async fn login(
@@ -112,6 +119,7 @@ async fn login(
     State(throttle): State<Arc<AuthThrottle>>,
     client: ClientIp,
     session: Session,
+    device: DeviceCookie,
     Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
     let wrong = || {
@@ -129,8 +137,21 @@ async fn login(
     ) else {
         return Err(wrong());
     };
-    throttle.check(client, &email)?;
+    throttle.check_address(client)?;
     let found = users::credentials_by_email(&db, &email).await?;
+    // A browser this account has signed in from before has an allowance of
+    // its own, so attempts from elsewhere cannot lock the owner out (see
+    // known_devices.rs); any other browser shares the account's.
+    let known_device = match &found {
+        Some(found) => device.is_known_for(&db, found.user.id).await?,
+        None => false,
+    };
+    match (&device.token, &found) {
+        (Some(token), Some(found)) if known_device => {
+            throttle.check_known_device(&token.throttle_key(found.user.id))?;
+        }
+        _ => throttle.check_account(&email)?,
+    }
     // An unknown email is checked against a dummy hash, so both failures
     // cost the same time.
     let stored = found.as_ref().map(|c| Arc::clone(&c.password_hash));
@@ -139,8 +160,14 @@ async fn login(
         return Err(wrong());
     };
     session::sign_in(&session, credentials.user.id).await?;
+    let new_device = if known_device {
+        None
+    } else {
+        Some(device.remember(&db, credentials.user.id).await?)
+    };
     tracing::info!(user_id = credentials.user.id, "logged in");
-    Ok(axum::Json(UserResponse::from(credentials.user)))
+    let set_cookie = new_device.map(|cookie| [(header::SET_COOKIE, cookie)]);
+    Ok((set_cookie, axum::Json(UserResponse::from(credentials.user))))
 }
 
 async fn current_session(CurrentUser(user): CurrentUser) -> axum::Json<UserResponse> {

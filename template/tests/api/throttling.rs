@@ -51,15 +51,89 @@ async fn one_account_is_throttled_even_with_the_right_password() {
         app.signup("target@example.com", PASSWORD).await.status(),
         StatusCode::CREATED
     );
+    // A browser that has never signed in to the account.
+    let elsewhere = app.another_browser();
     for _ in 0..2 {
-        let wrong = app.login("target@example.com", "a wrong guess!").await;
+        let wrong = elsewhere
+            .login("target@example.com", "a wrong guess!")
+            .await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
     // Case and spaces do not make it another account.
-    assert_throttled(app.login(" TARGET@example.com", PASSWORD).await, 60).await;
+    assert_throttled(elsewhere.login(" TARGET@example.com", PASSWORD).await, 60).await;
     // Other accounts are not affected.
-    let other = app.login("someone@example.com", PASSWORD).await;
+    let other = elsewhere.login("someone@example.com", PASSWORD).await;
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_stranger_who_knows_the_email_cannot_lock_the_owner_out() {
+    let app = spawn_app_with(&[
+        ("AUTH_ATTEMPTS_PER_IP", "10000"),
+        ("AUTH_ATTEMPTS_PER_ACCOUNT", "5"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "300"),
+    ])
+    .await;
+    // The owner signed up from this browser, which the server now knows.
+    let owner = &app;
+    assert_eq!(
+        owner.signup("owner@example.com", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(owner.logout().await.status(), StatusCode::NO_CONTENT);
+
+    // A stranger, with a known device of an account of their own, spends
+    // the owner's account allowance and keeps trying.
+    let stranger = app.another_browser();
+    assert_eq!(
+        stranger
+            .signup("stranger@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let mut refused = 0;
+    for _ in 0..10 {
+        let guess = stranger.login("owner@example.com", "a wrong guess!").await;
+        match guess.status() {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        refused >= 6,
+        "guessing stays bounded: {refused} of 10 refused"
+    );
+    // Not even the right password gets through from the stranger's browser.
+    assert_throttled(stranger.login("owner@example.com", PASSWORD).await, 300).await;
+
+    // The owner's browser still signs in.
+    let login = owner.login("owner@example.com", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(owner.session().await.status(), StatusCode::OK);
+
+    // A browser the owner has never used shares the spent allowance: the
+    // price of bounding guesses from many addresses.
+    assert_throttled(
+        app.another_browser()
+            .login("owner@example.com", PASSWORD)
+            .await,
+        300,
+    )
+    .await;
+
+    // A known device's own allowance is bounded too (a stolen device
+    // cookie gives a handful of guesses, not unlimited ones).
+    assert_eq!(owner.logout().await.status(), StatusCode::NO_CONTENT);
+    let mut refused = 0;
+    for _ in 0..8 {
+        let guess = owner.login("owner@example.com", "a wrong guess!").await;
+        if guess.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 4, "{refused} of 8 refused");
 }
 
 #[tokio::test]
