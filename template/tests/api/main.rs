@@ -30,6 +30,7 @@ mod session_cleanup;
 {%- if database == "postgres" or session_store == "redis" %}
 mod shared_store;
 {%- endif %}
+mod slow_clients;
 {%- unless cross_origin %}
 mod spa;
 {%- endunless %}
