@@ -25,7 +25,9 @@
 //! are not accepted and wait in the kernel's listen backlog, and are served
 //! as slots free up (stalled ones free theirs within the header timeout).
 //! Waiting there costs nothing, whereas accepting and closing them would
-//! turn a burst into a storm of retries. On shutdown the listener closes,
+//! turn a burst into a storm of retries. (The backlog holds 128, tokio's
+//! default; past that the kernel drops new connection attempts, which
+//! clients retry after 1 s, 2 s, 4 s...) On shutdown the listener closes,
 //! idle connections close at once, requests in flight finish, and after
 //! `SHUTDOWN_GRACE_SECS` whatever is still open is closed.
 
@@ -134,6 +136,7 @@ pub async fn serve(
 
     // Stop accepting: connections still in the backlog are refused.
     drop(listener);
+    while connections.try_join_next().is_some() {}
     let open = connections.len();
     tracing::info!(
         open,
