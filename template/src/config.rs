@@ -12,8 +12,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 {% endif %}
 pub use crate::settings::ConfigError;
 use crate::{
-    cookie_policy::CookiePolicy, database, origin::Origin, rate_limit, session, session_store,
-    settings::Env,
+    cookie_policy::CookiePolicy, database, origin::Origin, rate_limit, server, session,
+    session_store, settings::Env,
 };
 
 /// Everything the application needs to start.
@@ -46,6 +46,9 @@ pub struct Config {
     pub throttle: rate_limit::Settings,
     /// Longest a request may take, body upload included (`REQUEST_TIMEOUT_SECS`).
     pub request_timeout: Duration,
+    /// Connection timeouts, the connection cap and the shutdown grace; read
+    /// by `server.rs`.
+    pub server: server::Settings,
 }
 
 impl Config {
@@ -122,6 +125,7 @@ impl Config {
             log_filter: env.var("RUST_LOG", "info,tower_http=info").value,
             throttle: rate_limit::Settings::from_env(&env)?,
             request_timeout: env.seconds("REQUEST_TIMEOUT_SECS", "30", 1..=3_600)?,
+            server: server::Settings::from_env(&env)?,
         })
     }
 }

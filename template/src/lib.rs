@@ -22,6 +22,7 @@ pub mod origin;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;
+pub mod server;
 pub mod session;
 pub mod session_store;
 pub mod settings;

@@ -12,7 +12,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::{
-    config::Config, database, middleware, password::Passwords, rate_limit, routes, session,
+    config::Config, database, middleware, password::Passwords, rate_limit, routes, server, session,
     session_store, state::AppState,
 };
 
@@ -23,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     app: Router,
     state: AppState,
+    server: server::Settings,
     cleanup: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -76,6 +77,7 @@ impl Application {
             listener,
             app,
             state,
+            server: config.server,
             cleanup,
         })
     }
@@ -91,19 +93,17 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests
+    /// finish, for at most `SHUTDOWN_GRACE_SECS` (see `server.rs`, which
+    /// also bounds slow and idle connections and caps their number).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Connection info gives handlers the client's address (login throttling).
-        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        server::serve(self.listener, self.app, self.server, shutdown).await;
         if let Some(cleanup) = self.cleanup {
             cleanup.abort();
         }
-        result
+        Ok(())
     }
 }

@@ -32,6 +32,7 @@ mod session_races;
 {%- if database == "postgres" or session_store == "redis" %}
 mod shared_store;
 {%- endif %}
+mod slow_clients;
 {%- unless cross_origin %}
 mod spa;
 {%- endunless %}

@@ -67,6 +67,7 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
         ("BIND_ADDR", "not-an-address"),
         ("SESSION_INACTIVITY_SECS", "-1"),
         ("RUST_LOG", "info,[=bad"),
+        ("MAX_CONNECTIONS", "0"),
 {%- if cross_origin %}
         ("FRONTEND_ORIGINS", "*"),
         ("FRONTEND_ORIGINS", "http://localhost:5173/"),

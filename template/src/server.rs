@@ -1,0 +1,524 @@
+//! Serving HTTP/1.1 connections: how long a client may take, how many may
+//! be connected at once, and how the server stops.
+//!
+//! `axum::serve` gives hyper no timer, so it has no header timeout, keeps
+//! idle keep-alive connections forever and accepts without limit: a client
+//! trickling a request head one byte at a time holds a socket (and a file
+//! descriptor) for as long as it likes, a few thousand of them exhaust the
+//! server, and graceful shutdown waits for them forever. Here each
+//! connection has a deadline instead:
+//!
+//! - from accept, and from the first byte of each later request, the whole
+//!   request head must arrive within `HEADER_READ_TIMEOUT_SECS`;
+//! - between requests, an idle keep-alive connection is closed after
+//!   `KEEP_ALIVE_IDLE_SECS`;
+//! - while a request is being handled there is none (the request timeout in
+//!   `middleware.rs` bounds API requests, body upload included).
+//!
+//! hyper's own `header_read_timeout` is not used: it restarts when a
+//! keep-alive connection goes idle (`proto/h1/conn.rs`, `State::idle`), so
+//! the idle time and the time to send a head would share one deadline, and
+//! an idle timeout longer than a load balancer's would mean a header timeout
+//! just as long.
+//!
+//! At most `MAX_CONNECTIONS` are open at once; beyond that new connections
+//! are not accepted and wait in the kernel's listen backlog, and are served
+//! as slots free up (stalled ones free theirs within the header timeout).
+//! Waiting there costs nothing, whereas accepting and closing them would
+//! turn a burst into a storm of retries. (The backlog holds 128, tokio's
+//! default; past that the kernel drops new connection attempts, which
+//! clients retry after 1 s, 2 s, 4 s...) On shutdown the listener closes,
+//! idle connections close at once, requests in flight finish, and after
+//! `SHUTDOWN_GRACE_SECS` whatever is still open is closed.
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{Router, body::Body, extract::ConnectInfo};
+use hyper::{
+    body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint},
+    server::conn::http1,
+    service::service_fn,
+};
+use hyper_util::rt::TokioIo;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, watch},
+    task::JoinSet,
+    time::Instant,
+};
+use tower::ServiceExt;
+
+use crate::settings::{ConfigError, Env, parse_in_range};
+
+/// How connections are treated (see the module comment).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Longest a client may take to send a request head
+    /// (`HEADER_READ_TIMEOUT_SECS`).
+    pub header_read_timeout: Duration,
+    /// Longest a keep-alive connection may sit idle between requests
+    /// (`KEEP_ALIVE_IDLE_SECS`).
+    pub keep_alive_idle: Duration,
+    /// Most connections open at once (`MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// Longest shutdown waits for open connections (`SHUTDOWN_GRACE_SECS`).
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            // A browser sends a whole request head in one packet; even a
+            // slow mobile link delivers a few KiB within seconds.
+            header_read_timeout: env.seconds("HEADER_READ_TIMEOUT_SECS", "10", 1..=300)?,
+            // Longer than the idle timeouts of common load balancers and
+            // proxies (60 s for AWS ALB and nginx's upstream keep-alive), so
+            // the proxy always closes first: a server closing the connection
+            // a proxy has just reused makes that proxy answer 502.
+            keep_alive_idle: env.seconds("KEEP_ALIVE_IDLE_SECS", "75", 1..=3_600)?,
+            // Each connection holds a file descriptor; the soft open-file
+            // limit is raised to fit, where the hard limit allows (see
+            // `allow_open_files`).
+            max_connections: env.var("MAX_CONNECTIONS", "10000").parse_with(
+                |v| parse_in_range(v, 1, 1_000_000),
+                "use a whole number from 1 to 1000000, e.g. 10000; each connection holds \
+                 an open file, so stay within the open-file limit (ulimit -n)",
+            )?,
+            // Below Kubernetes' default 30 s before SIGKILL, so the process
+            // ends by itself, saying how many connections it cut.
+            shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECS", "20", 0..=3_600)?,
+        })
+    }
+}
+
+/// How often, at most, reaching `MAX_CONNECTIONS` is logged.
+const CAP_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Serves `app` on `listener` until `shutdown` completes, then shuts down
+/// within `settings.shutdown_grace`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) {
+    allow_open_files(settings.max_connections);
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let (stop, stopping) = watch::channel(());
+    let mut connections = JoinSet::new();
+    let mut cap_logged: Option<Instant> = None;
+    tokio::pin!(shutdown);
+
+    loop {
+        let (stream, remote, slot) = tokio::select! {
+            () = &mut shutdown => break,
+            next = next_connection(&listener, &slots, &settings, &mut cap_logged) => next,
+        };
+        // Forget connections that have ended.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(serve_connection(
+            stream,
+            remote,
+            app.clone(),
+            settings,
+            stopping.clone(),
+            slot,
+        ));
+    }
+
+    // Stop accepting: connections still in the backlog are refused.
+    drop(listener);
+    while connections.try_join_next().is_some() {}
+    let open = connections.len();
+    tracing::info!(
+        open,
+        grace_secs = settings.shutdown_grace.as_secs(),
+        "no longer accepting connections; waiting for open ones to finish"
+    );
+    let _ = stop.send(());
+    let drained = tokio::time::timeout(settings.shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            closed = connections.len(),
+            "shutdown grace (SHUTDOWN_GRACE_SECS) is over: closing the connections still open"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// Waits for a free slot, then for a connection. Accept errors are logged
+/// and retried, as `axum::serve` does.
+async fn next_connection(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    settings: &Settings,
+    cap_logged: &mut Option<Instant>,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+    loop {
+        if slots.available_permits() == 0
+            && cap_logged.is_none_or(|at| at.elapsed() >= CAP_LOG_INTERVAL)
+        {
+            *cap_logged = Some(Instant::now());
+            tracing::warn!(
+                max_connections = settings.max_connections,
+                "connection cap (MAX_CONNECTIONS) reached: new connections wait in the \
+                 listen backlog until open ones close"
+            );
+        }
+        let slot = Arc::clone(slots)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        match listener.accept().await {
+            Ok((stream, remote)) => return (stream, remote, slot),
+            // The client gave up before it was accepted.
+            Err(err) if is_connection_error(&err) => {}
+            // Out of file descriptors, most likely: wait for some to close.
+            Err(err) => {
+                tracing::error!(error = %err, "cannot accept a connection; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+fn is_connection_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    )
+}
+
+/// Serves one connection until it ends, its deadline passes, or shutdown
+/// has asked it to finish and it has. The slot is freed when this returns.
+async fn serve_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    app: Router,
+    settings: Settings,
+    mut stopping: watch::Receiver<()>,
+    _slot: OwnedSemaphorePermit,
+) {
+    // Responses are written whole; waiting to fill packets only adds latency.
+    let _ = stream.set_nodelay(true);
+    let clock = Arc::new(Clock::new(settings));
+    let io = TokioIo::new(Watched {
+        io: stream,
+        clock: Arc::clone(&clock),
+    });
+    let handler_clock = Arc::clone(&clock);
+    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+        handler_clock.request_started();
+        let finished = ResponseFinished(Arc::clone(&handler_clock));
+        // What `into_make_service_with_connect_info` provides: handlers and
+        // the login throttle read the client's address from it.
+        request.extensions_mut().insert(ConnectInfo(remote));
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await?;
+            Ok::<_, Infallible>(response.map(|body| Tracked {
+                body,
+                _finished: finished,
+            }))
+        }
+    });
+    let connection = http1::Builder::new()
+        .header_read_timeout(None)
+        .serve_connection(io, service)
+        .with_upgrades();
+    tokio::pin!(connection);
+
+    let mut asked_to_finish = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(%remote, error = %err, "connection ended with an error");
+                }
+                return;
+            }
+            () = clock.expired() => {
+                // Dropping the connection closes the socket.
+                tracing::debug!(%remote, "closing a connection: too slow or idle too long");
+                return;
+            }
+            // Idle connections close at once; one with a request in flight
+            // closes after its response.
+            _ = stopping.changed(), if !asked_to_finish => {
+                asked_to_finish = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// When a connection must be closed, unless something happens first.
+struct Clock {
+    phase: Mutex<Phase>,
+    changed: Notify,
+    settings: Settings,
+}
+
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Waiting for, or reading, a request head.
+    Head { deadline: Instant },
+    /// A request is being handled or its response written.
+    Busy,
+    /// Between requests, nothing received yet.
+    Idle { deadline: Instant },
+}
+
+impl Clock {
+    /// A new connection: its first request head is due.
+    fn new(settings: Settings) -> Self {
+        Self {
+            phase: Mutex::new(Phase::Head {
+                deadline: Instant::now() + settings.header_read_timeout,
+            }),
+            changed: Notify::new(),
+            settings,
+        }
+    }
+
+    fn set(&self, phase: Phase) {
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = phase;
+        self.changed.notify_one();
+    }
+
+    fn phase(&self) -> Phase {
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Bytes arrived: on an idle connection they start a request head, which
+    /// is now due. (Later bytes never extend the deadline.)
+    fn bytes_arrived(&self) {
+        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Phase::Idle { .. } = *phase {
+            *phase = Phase::Head {
+                deadline: Instant::now() + self.settings.header_read_timeout,
+            };
+            drop(phase);
+            self.changed.notify_one();
+        }
+    }
+
+    /// hyper has parsed a head and called the application.
+    fn request_started(&self) {
+        self.set(Phase::Busy);
+    }
+
+    /// The response has been handed over whole: the connection is idle.
+    fn response_finished(&self) {
+        self.set(Phase::Idle {
+            deadline: Instant::now() + self.settings.keep_alive_idle,
+        });
+    }
+
+    /// Completes when the current deadline passes; never while busy.
+    async fn expired(&self) {
+        loop {
+            // Registered before the phase is read, so no change is missed.
+            let changed = self.changed.notified();
+            match self.phase() {
+                Phase::Head { deadline } | Phase::Idle { deadline } => {
+                    if deadline <= Instant::now() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep_until(deadline) => {}
+                        () = changed => {}
+                    }
+                }
+                Phase::Busy => changed.await,
+            }
+        }
+    }
+}
+
+/// Marks the connection idle when the response body is dropped: hyper
+/// drops it once it has been written, or when the connection ends.
+struct ResponseFinished(Arc<Clock>);
+
+impl Drop for ResponseFinished {
+    fn drop(&mut self) {
+        self.0.response_finished();
+    }
+}
+
+/// A response body that says when it is done.
+struct Tracked {
+    body: Body,
+    _finished: ResponseFinished,
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The socket, reporting when bytes arrive.
+struct Watched {
+    io: TcpStream,
+    clock: Arc<Clock>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.clock.bytes_arrived();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// Files the process needs besides connections: the database pool, the
+/// listener, logs, static files.
+#[cfg(unix)]
+const OTHER_FILES: u64 = 256;
+
+/// Raises the soft open-file limit to what `max_connections` needs, as far
+/// as the hard limit allows (Go programs do the same at start-up; the soft
+/// limit is often 1024), and warns when that is not enough: past the limit
+/// accepting fails, rather than waiting at the cap.
+#[cfg(unix)]
+fn allow_open_files(max_connections: usize) {
+    let wanted = (max_connections as u64).saturating_add(OTHER_FILES) as libc::rlim_t;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` only writes the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur >= wanted {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: wanted.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: `setrlimit` only reads the struct it is given; raising the
+    // soft limit up to the hard one is always allowed.
+    if raised.rlim_cur > limit.rlim_cur
+        && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0
+    {
+        limit.rlim_cur = raised.rlim_cur;
+    }
+    if limit.rlim_cur < wanted {
+        tracing::warn!(
+            max_connections,
+            open_file_limit = limit.rlim_cur,
+            "MAX_CONNECTIONS does not fit the open-file limit: past it new connections fail. \
+             Fix: raise the limit (ulimit -n, systemd LimitNOFILE=) or lower MAX_CONNECTIONS"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn allow_open_files(_max_connections: usize) {}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let lookup = |name: &str| env.get(name).cloned();
+        Settings::from_env(&Env::new(&lookup))
+    }
+
+    #[test]
+    fn defaults() {
+        let settings = settings(&[]).unwrap();
+        assert_eq!(settings.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(settings.keep_alive_idle, Duration::from_secs(75));
+        assert_eq!(settings.max_connections, 10_000);
+        assert_eq!(settings.shutdown_grace, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_the_variable_named() {
+        for (var, value) in [
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("KEEP_ALIVE_IDLE_SECS", "-1"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "lots"),
+            ("SHUTDOWN_GRACE_SECS", "3601"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().contains("Fix: "), "{err}");
+        }
+    }
+}
