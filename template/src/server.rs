@@ -25,8 +25,8 @@
 //! are not accepted and wait in the kernel's listen backlog, and are served
 //! as slots free up (stalled ones free theirs within the header timeout).
 //! Waiting there costs nothing, whereas accepting and closing them would
-//! turn a burst into a storm of retries. (The backlog holds 128, tokio's
-//! default; past that the kernel drops new connection attempts, which
+//! turn a burst into a storm of retries. (The backlog holds 1024, see
+//! `startup.rs`; past that the kernel drops new connection attempts, which
 //! clients retry after 1 s, 2 s, 4 s...) On shutdown the listener closes,
 //! idle connections close at once, requests in flight finish, and after
 //! `SHUTDOWN_GRACE_SECS` whatever is still open is closed.

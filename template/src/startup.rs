@@ -9,12 +9,17 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::{
     config::Config, database, middleware, password::Passwords, rate_limit, routes, server, session,
     session_store, state::AppState,
 };
+
+/// Connections the kernel queues while every `MAX_CONNECTIONS` slot is busy
+/// (see `server.rs`); the standard library's 128 makes a burst beyond that
+/// wait for SYN retries. The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 1024;
 
 /// How often the login throttle forgets clients whose allowance has refilled.
 const THROTTLE_CLEANUP: Duration = Duration::from_secs(60);
@@ -61,8 +66,7 @@ impl Application {
             session::layer(store, &config.cookie, config.session),
         );
 
-        let listener = TcpListener::bind(config.bind_addr)
-            .await
+        let listener = listen(config.bind_addr)
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
 
         tracing::info!(
@@ -106,4 +110,16 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Binds `addr` as `TcpListener::bind` does, with a longer backlog.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
