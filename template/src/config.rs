@@ -217,7 +217,9 @@ mod tests {
             ("AUTH_ATTEMPTS_PER_IP", "0"),
             ("AUTH_ATTEMPTS_PER_ACCOUNT", "lots"),
             ("AUTH_ATTEMPTS_WINDOW_SECS", "0"),
-            ("TRUST_PROXY", "yes"),
+            ("TRUST_PROXY", "true"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+            ("TRUSTED_PROXIES", "0.0.0.0/0"),
             ("REQUEST_TIMEOUT_SECS", "0"),
 {%- if cross_origin %}
             ("FRONTEND_ORIGINS", "*"),

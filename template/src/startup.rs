@@ -44,7 +44,7 @@ impl Application {
             session_store: store.clone(),
             session_lifetime: config.session,
             passwords: Passwords::new().await?,
-            throttle: Arc::new(rate_limit::AuthThrottle::new(config.throttle)),
+            throttle: Arc::new(rate_limit::AuthThrottle::new(config.throttle.clone())),
         };
         rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
         let api = api.with_state(state.clone());
@@ -69,6 +69,7 @@ impl Application {
             frontend_origins = ?config.frontend_origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
             deployment = %config.cookie.shape,
             cookie = %config.cookie,
+            trusted_proxies = %config.throttle.trusted_proxies,
             "listening"
         );
         Ok(Self {

@@ -67,6 +67,8 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
         ("BIND_ADDR", "not-an-address"),
         ("SESSION_INACTIVITY_SECS", "-1"),
         ("RUST_LOG", "info,[=bad"),
+        // Replaced by TRUSTED_PROXIES: an upgrade must not silently drop it.
+        ("TRUST_PROXY", "true"),
 {%- if cross_origin %}
         ("FRONTEND_ORIGINS", "*"),
         ("FRONTEND_ORIGINS", "http://localhost:5173/"),
