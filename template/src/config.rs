@@ -12,8 +12,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 {% endif %}
 pub use crate::settings::ConfigError;
 use crate::{
-    cookie_policy::CookiePolicy, database, origin::Origin, rate_limit, session, session_store,
-    settings::Env,
+    cookie_policy::CookiePolicy, database, deployment_shape, origin::Origin, rate_limit, session,
+    session_store, settings::Env,
 };
 
 /// Everything the application needs to start.
@@ -58,6 +58,12 @@ impl Config {
         // This project serves its frontend from its own origin.
         &[]
 {%- endif %}
+    }
+
+    /// Settings that work but leave sessions or passwords readable on the
+    /// network (see `deployment_shape::warnings`); logged at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        deployment_shape::warnings(&self.public_origin, self.frontend_origins())
     }
 
     /// Reads the process environment (after `.env`, see `main.rs`).
@@ -201,6 +207,37 @@ mod tests {
             config.cookie.to_string(),
             "__Host-sid; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
+    }
+
+    #[test]
+    fn insecure_but_working_settings_are_warned_about() {
+        assert_eq!(config(&[]).unwrap().warnings(), Vec::<String>::new());
+{%- if cross_origin %}
+        let public_http = config(&[
+            ("PUBLIC_ORIGIN", "http://api.example.com"),
+            ("FRONTEND_ORIGINS", "http://app.example.com"),
+        ])
+        .unwrap();
+{%- else %}
+        let public_http = config(&[("PUBLIC_ORIGIN", "http://api.example.com")]).unwrap();
+{%- endif %}
+        assert_eq!(public_http.warnings().len(), 1);
+{%- if cross_origin %}
+        let http_frontend = config(&[
+            ("PUBLIC_ORIGIN", "https://api.example.com"),
+            (
+                "FRONTEND_ORIGINS",
+                "https://app.example.com,http://app.example.com",
+            ),
+        ])
+        .unwrap();
+        let warnings = http_frontend.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("http://app.example.com"),
+            "{warnings:?}"
+        );
+{%- endif %}
     }
 
     #[test]

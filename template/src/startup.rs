@@ -63,6 +63,11 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
 
+        // Settings that work but expose sessions on the network: said once,
+        // before the line that says the server is up.
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         tracing::info!(
             addr = %listener.local_addr()?,
             public_origin = %config.public_origin,
