@@ -20,7 +20,10 @@ use std::{
     time::Instant,
 };
 
-use common::{cargo, generate, repo_root, shared_target_dir, template_copy};
+use common::{
+    browser::{browser_dir, tools},
+    cargo, generate, shared_target_dir, template_copy,
+};
 
 #[test]
 fn same_origin_spa_served_by_the_backend() {
@@ -50,11 +53,6 @@ fn non_allowlisted_origin_reads_nothing_and_changes_nothing() {
 #[test]
 fn without_cors_a_cross_origin_page_reads_nothing() {
     scenario("no-cors");
-}
-
-/// What the scenarios need besides the projects.
-struct Tools {
-    chromium: PathBuf,
 }
 
 /// A generated project and its built binary.
@@ -104,87 +102,6 @@ fn scenario(name: &str) {
         "browser scenario {name} failed after {:?}:\n{text}",
         started.elapsed()
     );
-}
-
-fn browser_dir() -> PathBuf {
-    repo_root().join("tests").join("browser")
-}
-
-/// Why the `node` on the `PATH` cannot run the scenarios, if it cannot:
-/// playwright-core needs Node 20 or newer (Debian 12's own is 18).
-fn node_too_old() -> Option<String> {
-    let Ok(output) = Command::new("node").arg("--version").output() else {
-        return Some("no `node` on the PATH (Node 20 or newer)".to_owned());
-    };
-    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let major = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|major| major.parse::<u32>().ok());
-    match major {
-        Some(major) if major >= 20 => None,
-        _ => Some(format!(
-            "`node --version` says {version:?}; the browser tests need Node 20 or newer \
-             (.ci/run fetches one when the machine's is older)"
-        )),
-    }
-}
-
-/// Chromium, Node and playwright-core, or `None` (with the reason printed)
-/// outside CI. In CI a missing one fails the test.
-fn tools() -> Option<Tools> {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    let missing = if !chromium.is_file() {
-        Some(format!(
-            "no Chromium at {} (apt-get install chromium, or set CHROMIUM)",
-            chromium.display()
-        ))
-    } else {
-        node_too_old().or_else(|| install_playwright_core().err())
-    };
-    match missing {
-        None => Some(Tools { chromium }),
-        Some(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and the browser tests cannot run: {reason}")
-        }
-        Some(reason) => {
-            eprintln!("SKIPPED browser test: {reason}");
-            None
-        }
-    }
-}
-
-/// Runs `npm ci` in `tests/browser` unless playwright-core is there already
-/// (`.ci/run` installs it up front).
-fn install_playwright_core() -> Result<(), String> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            let dir = browser_dir();
-            if dir
-                .join("node_modules/playwright-core/package.json")
-                .is_file()
-            {
-                return Ok(());
-            }
-            let output = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .output()
-                .map_err(|err| format!("cannot run npm ({err}); run `npm ci` in tests/browser"))?;
-            if output.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "`npm ci` in tests/browser failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                ))
-            }
-        })
-        .clone()
 }
 
 /// Generates a cross-origin and a same-origin project and builds both,

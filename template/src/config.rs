@@ -12,8 +12,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 {% endif %}
 pub use crate::settings::ConfigError;
 use crate::{
-    cookie_policy::CookiePolicy, database, origin::Origin, rate_limit, server, session,
-    session_store, settings::Env,
+    cookie_policy::CookiePolicy, database, deployment_shape, origin::Origin, rate_limit, server,
+    session, session_store, settings::Env,
 };
 
 /// Everything the application needs to start.
@@ -61,6 +61,12 @@ impl Config {
         // This project serves its frontend from its own origin.
         &[]
 {%- endif %}
+    }
+
+    /// Settings that work but leave sessions or passwords readable on the
+    /// network (see `deployment_shape::warnings`); logged at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        deployment_shape::warnings(&self.public_origin, self.frontend_origins())
     }
 
     /// Reads the process environment (after `.env`, see `main.rs`).
@@ -208,6 +214,37 @@ mod tests {
     }
 
     #[test]
+    fn insecure_but_working_settings_are_warned_about() {
+        assert_eq!(config(&[]).unwrap().warnings(), Vec::<String>::new());
+{%- if cross_origin %}
+        let public_http = config(&[
+            ("PUBLIC_ORIGIN", "http://api.example.com"),
+            ("FRONTEND_ORIGINS", "http://app.example.com"),
+        ])
+        .unwrap();
+{%- else %}
+        let public_http = config(&[("PUBLIC_ORIGIN", "http://api.example.com")]).unwrap();
+{%- endif %}
+        assert_eq!(public_http.warnings().len(), 1);
+{%- if cross_origin %}
+        let http_frontend = config(&[
+            ("PUBLIC_ORIGIN", "https://api.example.com"),
+            (
+                "FRONTEND_ORIGINS",
+                "https://app.example.com,http://app.example.com",
+            ),
+        ])
+        .unwrap();
+        let warnings = http_frontend.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("http://app.example.com"),
+            "{warnings:?}"
+        );
+{%- endif %}
+    }
+
+    #[test]
     fn errors_name_the_variable_the_value_and_a_fix() {
         for (var, value) in [
             ("BIND_ADDR", "localhost"),
@@ -221,7 +258,9 @@ mod tests {
             ("AUTH_ATTEMPTS_PER_IP", "0"),
             ("AUTH_ATTEMPTS_PER_ACCOUNT", "lots"),
             ("AUTH_ATTEMPTS_WINDOW_SECS", "0"),
-            ("TRUST_PROXY", "yes"),
+            ("TRUST_PROXY", "true"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+            ("TRUSTED_PROXIES", "0.0.0.0/0"),
             ("REQUEST_TIMEOUT_SECS", "0"),
 {%- if cross_origin %}
             ("FRONTEND_ORIGINS", "*"),

@@ -99,6 +99,16 @@ impl CookiePolicy {
             }
         };
 
+        if !secure && public.is_https() {
+            return Err(error(
+                "COOKIE_SECURE",
+                cookie_secure,
+                format!(
+                    "PUBLIC_ORIGIN is https ({public}), and a cookie without Secure loses the __Host- prefix and is also sent over any plain-http request to the host, where anyone on the network can read the session id"
+                ),
+                "use COOKIE_SECURE=auto (or true); set PUBLIC_ORIGIN to http:// only if browsers really reach the API without TLS",
+            ));
+        }
         if secure && !public.is_https() && !deployment_shape::is_loopback(public) {
             let (var, value, fix) = if cross_site {
                 (
@@ -334,7 +344,7 @@ mod tests {
             secure_on_localhost.to_string(),
             "__Host-sid; Path=/; Secure; HttpOnly; SameSite=Lax"
         );
-        let not_secure = policy("https://example.com", &[], "false", "auto").unwrap();
+        let not_secure = policy("http://localhost:8080", &[], "false", "auto").unwrap();
         assert_eq!(
             not_secure.to_string(),
             "sid; Path=/; HttpOnly; SameSite=Lax"
@@ -388,6 +398,15 @@ mod tests {
                 "auto",
                 "none",
                 "COOKIE_SAME_SITE",
+            ),
+            // An https API whose cookie would also travel over plain http.
+            ("https://example.com", &[], "false", "auto", "COOKIE_SECURE"),
+            (
+                "https://api.example.com",
+                &["https://app.example.com"],
+                "false",
+                "lax",
+                "COOKIE_SECURE",
             ),
             // Secure over plain http to a real host name is dropped too.
             ("http://example.com", &[], "true", "auto", "COOKIE_SECURE"),

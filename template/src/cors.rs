@@ -33,5 +33,9 @@ pub fn layer(frontend_origins: &[Origin]) -> CorsLayer {
         // JSON bodies make `Content-Type` a non-simple header: without it
         // here every JSON POST fails its preflight.
         .allow_headers([header::CONTENT_TYPE, header::ACCEPT])
+        // Page code on another origin reads only the CORS-safelisted
+        // response headers unless others are exposed: the SPA needs
+        // `Retry-After` to tell the user when to try signing in again.
+        .expose_headers([header::RETRY_AFTER])
         .max_age(PREFLIGHT_MAX_AGE)
 }

@@ -90,6 +90,49 @@ pub fn is_loopback(origin: &Origin) -> bool {
     }
 }
 
+/// Combinations that work but leave sessions or passwords readable on the
+/// network, each as one line for the start-up log. Refusing them would
+/// break legitimate set-ups (a test host on a private network, a frontend
+/// being moved to https), so the server starts and says so instead.
+pub fn warnings(public: &Origin, frontends: &[Origin]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if public.is_https() {
+        for frontend in frontends.iter().filter(|f| !f.is_https()) {
+            warnings.push(format!(
+                "FRONTEND_ORIGINS includes {frontend}, a plain-http page: anyone on its network can change \
+                 its code and use this https API ({public}) with the user's session; serve it over https"
+            ));
+        }
+    } else if is_public_host(public) {
+        warnings.push(format!(
+            "PUBLIC_ORIGIN={public} is plain http on a public host: passwords and the session cookie \
+             cross the network unencrypted; serve the API over https and set PUBLIC_ORIGIN to https://"
+        ));
+    }
+    warnings
+}
+
+/// True for a host reachable from the internet: a name under a known public
+/// suffix (`example.com`, not `localhost`, `db.internal` or `printer`), or
+/// an IP address that is not loopback, private or link-local.
+pub fn is_public_host(origin: &Origin) -> bool {
+    if is_loopback(origin) {
+        return false;
+    }
+    match parse(origin).host() {
+        Some(Host::Domain(domain)) => {
+            psl::suffix(domain.as_bytes()).is_some_and(|suffix| suffix.is_known())
+        }
+        Some(Host::Ipv4(ip)) => !(ip.is_private() || ip.is_link_local() || ip.is_unspecified()),
+        Some(Host::Ipv6(ip)) => {
+            // Unique local (fc00::/7) and link-local (fe80::/10) addresses.
+            let first = ip.segments()[0];
+            !((first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80 || ip.is_unspecified())
+        }
+        None => false,
+    }
+}
+
 fn parse(origin: &Origin) -> Url {
     Url::parse(origin.as_str()).expect("a validated origin is a URL")
 }
@@ -181,6 +224,66 @@ mod tests {
                 expected,
                 "{public} <- {frontends:?}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_http_is_flagged_only_where_the_network_is_public() {
+        for (input, expected) in [
+            ("http://api.example.com", true),
+            ("http://api.example.co.uk:8080", true),
+            ("http://203.0.113.5", true),
+            ("http://[2001:db8::1]", true),
+            ("http://localhost:8080", false),
+            ("http://127.0.0.1:8080", false),
+            ("http://192.168.1.10:8080", false),
+            ("http://10.0.0.5", false),
+            ("http://[fd00::1]", false),
+            ("http://[fe80::1]", false),
+            ("http://printer", false),
+            ("http://db.internal", false),
+        ] {
+            assert_eq!(is_public_host(&origin(input)), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn warnings_for_what_works_but_leaks_on_the_network() {
+        let warnings = |public: &str, frontends: &[&str]| {
+            let frontends: Vec<Origin> = frontends.iter().map(|f| origin(f)).collect();
+            warnings(&origin(public), &frontends)
+        };
+        // An https API trusting a plain-http frontend.
+        let found = warnings(
+            "https://api.example.com",
+            &["https://app.example.com", "http://old.example.com"],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("http://old.example.com"), "{found:?}");
+        // A plain-http API on a public host name.
+        let found = warnings("http://api.example.com", &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("PUBLIC_ORIGIN=http://api.example.com"),
+            "{found:?}"
+        );
+        // Nothing to say about development or https everywhere.
+        for (public, frontends) in [
+            ("http://localhost:8080", &["http://localhost:5173"][..]),
+            ("http://192.168.1.10:8080", &[]),
+            ("https://api.example.com", &["https://app.example.com"]),
+        ] {
+            assert_eq!(
+                warnings(public, frontends),
+                Vec::<String>::new(),
+                "{public}"
+            );
+        }
+        for warning in warnings("https://api.example.com", &["http://a.example.com"])
+            .iter()
+            .chain(&warnings("http://api.example.com", &[]))
+        {
+            assert!(!warning.contains('\n'), "one line: {warning}");
         }
     }
 

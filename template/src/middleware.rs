@@ -40,7 +40,8 @@ use crate::{
 ///    response, errors included, carries the CORS headers the browser needs
 ///    to let the frontend read it;
 {%- endif %}
-/// 1. security headers, on every response below, errors included;
+/// 1. security headers, on every response below, errors included
+///    (`Strict-Transport-Security` too when `PUBLIC_ORIGIN` is https);
 /// 1. `Cache-Control: no-store` on every `/api` answer that does not set its
 ///    own: answers are per user, and must not be kept by shared caches or
 ///    the back/forward cache;
@@ -92,6 +93,10 @@ pub fn apply(
         .layer(map_response(error::json_for_bare_errors));
     let everything = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts(config),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
@@ -130,6 +135,25 @@ pub fn apply(
 {%- else %}
     app.layer(everything)
 {%- endif %}
+}
+
+/// `Strict-Transport-Security` when browsers reach this backend over https
+/// (`PUBLIC_ORIGIN`), whatever the scheme of the connection here: behind a
+/// TLS-terminating proxy that is plain http, and browsers ignore the header
+/// on plain-http answers anyway. For a year, after which it is renewed by
+/// every answer: browsers then never try plain http to this host, so a
+/// network attacker cannot strip TLS from the first request.
+///
+/// Without `includeSubDomains`: it would bind every subdomain of this host,
+/// and if `PUBLIC_ORIGIN` is the apex (`https://example.com`), every host of
+/// the domain, to https for a year, including ones this project does not
+/// run. That is for whoever owns the domain to decide, at the apex; the same
+/// goes for `preload`.
+fn hsts(config: &Config) -> Option<HeaderValue> {
+    config
+        .public_origin
+        .is_https()
+        .then(|| HeaderValue::from_static("max-age=31536000"))
 }
 
 /// Adds `Cache-Control: no-store` to answers under `/api` that have no

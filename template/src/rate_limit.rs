@@ -7,14 +7,18 @@
 //! botnet from hammering one account from many addresses. An exhausted bucket
 //! answers 429 with `Retry-After`, before any database or hashing work.
 //!
-//! The client address is the TCP peer. Behind a reverse proxy every peer is
-//! the proxy, so with `TRUST_PROXY=true` the last address in
-//! `X-Forwarded-For` (the one the proxy itself appended) is used instead. It
-//! is off by default: without a proxy that header is whatever the client
-//! chose to send, and honouring it would let anyone pick a fresh "address"
-//! for every attempt.
+//! The client address is the TCP peer. Behind reverse proxies every peer is
+//! a proxy, so the peers listed in `TRUSTED_PROXIES` (addresses or CIDR
+//! ranges) are believed about who sent them the request: `X-Forwarded-For`
+//! is read from the right, each trusted hop giving way to the address it
+//! appended, and the first address that is not a trusted proxy is the
+//! client (see [`ClientIp::resolve`]). A request from any other peer is
+//! counted against the peer, whatever its `X-Forwarded-For` says: without
+//! that check anyone who reaches the port directly could pick a fresh
+//! "address" for every attempt. Trusting none is the default.
 
 use std::{
+    fmt,
     net::{IpAddr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
     sync::{Arc, Weak},
@@ -29,6 +33,7 @@ use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
     clock::{Clock, DefaultClock},
 };
+use ipnet::IpNet;
 
 use crate::{
     error::ApiError,
@@ -36,11 +41,12 @@ use crate::{
 };
 
 /// Throttling settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub limits: Limits,
-    /// Whether `X-Forwarded-For` names the client (`TRUST_PROXY`).
-    pub trust_proxy: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed
+    /// (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Settings {
@@ -61,19 +67,79 @@ impl Settings {
             per_account: attempts("AUTH_ATTEMPTS_PER_ACCOUNT", "10")?,
             window: env.seconds("AUTH_ATTEMPTS_WINDOW_SECS", "300", 1..=86_400)?,
         };
-        let trust_proxy = env.var("TRUST_PROXY", "false").parse_with(
-            |v| match v.to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err("not one of true, false".to_owned()),
-            },
-            "use true only behind a reverse proxy that appends the client address to \
-             X-Forwarded-For, otherwise false",
+        // The yes/no setting this one replaced. `true` trusted the header
+        // from any peer; dropping it silently on an upgrade would put every
+        // client behind the proxy in one bucket, so say what to do instead.
+        let old = env.var("TRUST_PROXY", "");
+        if !matches!(old.value.trim().to_ascii_lowercase().as_str(), "" | "false") {
+            return Err(old.error(
+                "TRUST_PROXY is no longer read: it believed X-Forwarded-For from any peer",
+                "remove it, and list your reverse proxies' addresses instead, \
+                 e.g. TRUSTED_PROXIES=10.0.0.5 or TRUSTED_PROXIES=10.0.0.0/8",
+            ));
+        }
+        let trusted_proxies = env.var("TRUSTED_PROXIES", "").parse_with(
+            TrustedProxies::parse,
+            "list the addresses or CIDR ranges of the reverse proxies in front of this \
+             server, comma-separated (e.g. 127.0.0.1,10.0.0.0/8), or leave it empty without one",
         )?;
         Ok(Self {
             limits,
-            trust_proxy,
+            trusted_proxies,
         })
+    }
+}
+
+/// The peers whose `X-Forwarded-For` entries are believed: addresses and
+/// CIDR ranges. Empty (the default) believes nobody.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Parses a comma-separated list of addresses (`10.0.0.5`, `::1`) and
+    /// ranges (`10.0.0.0/8`, `fd00::/8`). A range covering every address
+    /// is refused: it would let any client name its own address.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let net = item
+                .parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{item:?} is not an IP address or CIDR range"))?;
+            if net.prefix_len() == 0 {
+                return Err(format!(
+                    "{item:?} trusts every address, so any client could claim any address"
+                ));
+            }
+            let net = net.trunc();
+            if !nets.contains(&net) {
+                nets.push(net);
+            }
+        }
+        Ok(Self(nets))
+    }
+
+    /// True when `ip` is one of the proxies (an IPv4-mapped IPv6 peer, as
+    /// a dual-stack socket reports IPv4 clients, counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, net) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{net}")?;
+        }
+        Ok(())
     }
 }
 
@@ -96,14 +162,14 @@ pub struct AuthThrottle {
     /// Per (account, known device): see [`AuthThrottle::check_known_device`].
     per_device: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
-    trust_proxy: bool,
+    trusted_proxies: TrustedProxies,
 }
 
 impl AuthThrottle {
     pub fn new(
         Settings {
             limits,
-            trust_proxy,
+            trusted_proxies,
         }: Settings,
     ) -> Self {
         let quota = |n: NonZeroU32| {
@@ -119,7 +185,7 @@ impl AuthThrottle {
             per_account: RateLimiter::keyed(quota(limits.per_account)),
             per_device: RateLimiter::keyed(quota(limits.per_account)),
             clock: DefaultClock::default(),
-            trust_proxy,
+            trusted_proxies,
         }
     }
 
@@ -207,11 +273,32 @@ pub fn spawn_forget_idle(throttle: &Arc<AuthThrottle>, period: Duration) {
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
-    /// The TCP peer, or with `trust_proxy` the last valid address in
-    /// `X-Forwarded-For` (falling back to the peer when there is none).
-    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trust_proxy: bool) -> Self {
-        let forwarded = trust_proxy.then(|| last_forwarded_for(headers)).flatten();
-        Self(bucket_of(forwarded.unwrap_or(peer)))
+    /// The address that sent the request: the TCP peer, unless the peer is
+    /// a trusted proxy. Then `X-Forwarded-For` (every such header, entries
+    /// split on commas) is walked from the right, where each proxy appends
+    /// the address it got the request from: while the current hop is a
+    /// trusted proxy, the entry to its left is who sent it the request. The
+    /// first address that is not a trusted proxy is the client; if every
+    /// hop is trusted, the left-most one is.
+    ///
+    /// An entry that is not an address (empty, `unknown`, garbage) stops the
+    /// walk at the last trusted hop reached, which is then counted as the
+    /// client. Nothing to its left can be believed: a trusted proxy wrote
+    /// something that is not an address, so what lies beyond it was written
+    /// by anyone. Counting the proxy errs on the side of throttling more,
+    /// never of handing a forger a fresh bucket.
+    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
+        let mut client = peer.to_canonical();
+        if trusted.contains(client) {
+            for entry in forwarded_for_from_the_right(headers) {
+                let Some(ip) = entry else { break };
+                client = ip;
+                if !trusted.contains(ip) {
+                    break;
+                }
+            }
+        }
+        Self(bucket_of(client))
     }
 }
 
@@ -235,26 +322,37 @@ where
         Ok(Self::resolve(
             peer.ip(),
             &parts.headers,
-            throttle.trust_proxy,
+            &throttle.trusted_proxies,
         ))
     }
 }
 
-/// The right-most parseable entry of all `X-Forwarded-For` headers: the one
-/// appended by the proxy in front of us. Entries to its left were written by
-/// whoever sent the request and prove nothing.
-fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = headers
+/// The entries of all `X-Forwarded-For` headers, right-most (the nearest
+/// hop's) first: each an address, or `None` for one that is not.
+fn forwarded_for_from_the_right(headers: &HeaderMap) -> impl Iterator<Item = Option<IpAddr>> {
+    headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .rfind(|entry| !entry.is_empty())?;
-    // Some proxies append `ip:port` (`[v6]:port` for IPv6).
-    last.parse::<IpAddr>()
+        .rev()
+        .flat_map(|value| {
+            // A header that is not visible ASCII is one entry that is not an address.
+            value
+                .to_str()
+                .unwrap_or("\u{0}")
+                .rsplit(',')
+                .map(parse_entry)
+        })
+}
+
+/// One `X-Forwarded-For` entry: an address, or `ip:port` / `[v6]:port`
+/// as some proxies write it.
+fn parse_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
         .ok()
-        .or_else(|| last.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 fn bucket_of(ip: IpAddr) -> IpAddr {
@@ -284,28 +382,107 @@ mod tests {
         headers
     }
 
+    /// The proxy in front of the app in these tests, and a second one in
+    /// front of it (a CDN edge, say).
     const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
 
-    #[test]
-    fn forwarded_for_is_ignored_unless_trusted() {
-        let spoofed = headers(&["203.0.113.9"]);
-        assert_eq!(ClientIp::resolve(PEER, &spoofed, false).0, PEER);
+    fn proxies(list: &str) -> TrustedProxies {
+        TrustedProxies::parse(list).unwrap()
+    }
+
+    fn client(peer: IpAddr, values: &[&str], trusted: &str) -> String {
+        ClientIp::resolve(peer, &headers(values), &proxies(trusted))
+            .0
+            .to_string()
     }
 
     #[test]
-    fn the_proxys_own_entry_wins_over_client_supplied_ones() {
-        for (values, expected) in [
-            (&["198.51.100.7"][..], "198.51.100.7"),
-            (&["1.1.1.1, 198.51.100.7"], "198.51.100.7"),
-            (&["1.1.1.1", "198.51.100.7"], "198.51.100.7"),
-            (&["198.51.100.7:4711"], "198.51.100.7"),
-            (&["[2001:db8::1]:4711"], "2001:db8::"),
-            (&["1.1.1.1, "], "1.1.1.1"),
-            (&["garbage"], "10.0.0.1"),
-            (&[], "10.0.0.1"),
+    fn forwarded_for_is_ignored_unless_the_peer_is_trusted() {
+        let spoofed = &["203.0.113.9"][..];
+        // Nobody trusted (the default).
+        assert_eq!(client(PEER, spoofed, ""), "10.0.0.1");
+        // Proxies trusted, but this peer is not one of them: a client that
+        // reaches the port directly.
+        assert_eq!(client(PEER, spoofed, "10.0.0.2,192.168.0.0/16"), "10.0.0.1");
+    }
+
+    #[test]
+    fn the_first_untrusted_address_from_the_right_is_the_client() {
+        for (values, trusted, expected) in [
+            // One proxy: what it appended; the client's own entries to the
+            // left of it do not matter.
+            (&["198.51.100.7"][..], "10.0.0.1", "198.51.100.7"),
+            (&["1.1.1.1, 198.51.100.7"], "10.0.0.1", "198.51.100.7"),
+            (&["1.1.1.1", "198.51.100.7"], "10.0.0.1", "198.51.100.7"),
+            // CDN edge -> load balancer -> app: both trusted, so each edge's
+            // clients keep their own addresses instead of sharing the edge's.
+            (
+                &["1.1.1.1, 198.51.100.7, 10.9.0.3"],
+                "10.0.0.0/24,10.9.0.0/16",
+                "198.51.100.7",
+            ),
+            // The same chain trusting only the load balancer: the edge is
+            // the client (correct for what is trusted, if coarse).
+            (&["1.1.1.1, 198.51.100.7, 10.9.0.3"], "10.0.0.1", "10.9.0.3"),
+            // Every hop trusted: the left-most one.
+            (&["10.0.0.7, 10.0.0.8"], "10.0.0.0/8", "10.0.0.7"),
+            // No header from a trusted proxy: the proxy itself.
+            (&[], "10.0.0.1", "10.0.0.1"),
+            // Ports, IPv6, IPv4-mapped IPv6 as proxies write them.
+            (&["198.51.100.7:4711"], "10.0.0.1", "198.51.100.7"),
+            (&["[2001:db8::1]:4711"], "10.0.0.1", "2001:db8::"),
+            (&["::ffff:198.51.100.7"], "10.0.0.1", "198.51.100.7"),
+            (&["::ffff:10.0.0.9, 1.2.3.4"], "10.0.0.0/8", "1.2.3.4"),
         ] {
-            let ip = ClientIp::resolve(PEER, &headers(values), true).0;
-            assert_eq!(ip.to_string(), expected, "{values:?}");
+            assert_eq!(
+                client(PEER, values, trusted),
+                expected,
+                "{values:?} {trusted}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_entry_that_is_not_an_address_stops_at_the_last_trusted_hop() {
+        for (values, expected) in [
+            // Written by the trusted peer itself: the peer is the client.
+            (&["garbage"][..], "10.0.0.1"),
+            (&["1.1.1.1, "], "10.0.0.1"),
+            (&["1.1.1.1, unknown"], "10.0.0.1"),
+            // Behind a second trusted hop: that hop, never what lies beyond.
+            (&["1.1.1.1, garbage, 10.0.0.8"], "10.0.0.8"),
+            (&["1.1.1.1", "", "10.0.0.8"], "10.0.0.8"),
+        ] {
+            assert_eq!(client(PEER, values, "10.0.0.0/8"), expected, "{values:?}");
+        }
+        // A header that is not ASCII text counts as one such entry.
+        let mut headers = headers(&["1.1.1.1"]);
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff10.0.0.9").unwrap(),
+        );
+        let ip = ClientIp::resolve(PEER, &headers, &proxies("10.0.0.0/8")).0;
+        assert_eq!(ip, PEER);
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let list = proxies(" 127.0.0.1, 10.1.2.3/8 ,::1, fd00::/8,127.0.0.1,");
+        assert_eq!(list.to_string(), "127.0.0.1/32,10.0.0.0/8,::1/128,fd00::/8");
+        assert!(list.contains("10.200.0.1".parse().unwrap()));
+        assert!(list.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!list.contains("127.0.0.2".parse().unwrap()));
+        assert!(!list.contains("fe00::1".parse().unwrap()));
+        assert!(proxies("").is_empty());
+        for bad in [
+            "localhost",
+            "10.0.0.0/33",
+            "10.0.0.1/",
+            "0.0.0.0/0",
+            "::/0",
+            "1.2.3.4:80",
+        ] {
+            assert!(TrustedProxies::parse(bad).is_err(), "accepted {bad:?}");
         }
     }
 
@@ -328,7 +505,7 @@ mod tests {
                 per_account: NonZeroU32::new(2).unwrap(),
                 window: Duration::from_secs(60),
             },
-            trust_proxy: false,
+            trusted_proxies: TrustedProxies::default(),
         });
         let client = ClientIp(PEER);
         assert!(throttle.check(client, "a@example.com").is_ok());

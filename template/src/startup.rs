@@ -50,7 +50,7 @@ impl Application {
             session_store: store.clone(),
             session_lifetime: config.session,
             passwords: Passwords::new().await?,
-            throttle: Arc::new(rate_limit::AuthThrottle::new(config.throttle)),
+            throttle: Arc::new(rate_limit::AuthThrottle::new(config.throttle.clone())),
             cookie_policy: config.cookie.clone(),
         };
         rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
@@ -69,12 +69,18 @@ impl Application {
         let listener = listen(config.bind_addr)
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
 
+        // Settings that work but expose sessions on the network: said once,
+        // before the line that says the server is up.
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         tracing::info!(
             addr = %listener.local_addr()?,
             public_origin = %config.public_origin,
             frontend_origins = ?config.frontend_origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
             deployment = %config.cookie.shape,
             cookie = %config.cookie,
+            trusted_proxies = %config.throttle.trusted_proxies,
             "listening"
         );
         Ok(Self {

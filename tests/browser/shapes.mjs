@@ -4,7 +4,8 @@
 //
 // Environment (set by tests/browser.rs): CHROMIUM (the browser binary),
 // CROSS_APP_BIN / CROSS_APP_DIR and SAME_APP_BIN / SAME_APP_DIR (the built
-// cross-origin and same-origin projects).
+// cross-origin and same-origin projects). tests/proxy.rs runs `behind-proxy`
+// with CHROMIUM and PROXY_ORIGIN (nginx in front of two instances).
 //
 // Chromium is launched here with exactly the flags measured on this machine
 // (see DESIGN.md) and a fresh profile; playwright-core only connects to it
@@ -536,6 +537,9 @@ const scenarios = {
     assert.deepEqual(page.corsErrors, []);
   },
 
+  /** Two instances behind nginx (tests/proxy.rs). */
+  'behind-proxy': () => behindProxy(),
+
   /** localhost:F -> 127.0.0.1:B, third-party cookies blocked (this build's default). */
   'cross-site-third-party-cookies-blocked': () => crossSite({ blockThirdPartyCookies: true }),
   /** The same with third-party cookies allowed. */
@@ -650,6 +654,56 @@ const scenarios = {
     );
   },
 };
+
+/**
+ * Run by tests/proxy.rs: two instances of a same-origin project behind
+ * nginx (round-robin) at PROXY_ORIGIN, serving the page and the API. The
+ * browser signs up, logs out, logs in, reads the session and logs out; its
+ * API calls must be answered by both instances (nginx's `X-Upstream`
+ * response header names the one that answered), so the session works
+ * whichever instance gets the request.
+ */
+async function behindProxy() {
+  const origin = process.env.PROXY_ORIGIN;
+  const browser = await launchChromium({ blockThirdPartyCookies: true });
+  const page = await openPage(browser, `${origin}/`);
+  const answeredBy = [];
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    if (url.pathname.startsWith('/api/')) {
+      answeredBy.push(`${response.request().method()} ${url.pathname} ${response.status()} <- ${response.headers()['x-upstream']}`);
+    }
+  });
+  const host = new URL(origin).hostname;
+  const jarCookie = async () => sessionCookies(await browser.cookies(), host)[0];
+  const email = `proxied-${randomUUID()}@example.com`;
+
+  assert.equal((await callApi(page, 'signup', email, PASSWORD)).status, 201);
+  assertCookie(await jarCookie(), LAX_DEV_COOKIE);
+  assert.equal((await callApi(page, 'logout')).status, 204);
+  assert.equal(await jarCookie(), undefined, 'logout removed the cookie');
+  assert.equal((await callApi(page, 'login', email, PASSWORD)).status, 200);
+  const cookie = await jarCookie();
+  assertCookie(cookie, LAX_DEV_COOKIE);
+  for (let n = 0; n < 2; n++) {
+    // Twice in a row: round-robin sends them to different instances.
+    const session = await callApi(page, 'session');
+    assert.equal(session.status, 200, JSON.stringify(session));
+    assert.equal(session.body.user.email, email);
+  }
+  assert.equal((await callApi(page, 'logout')).status, 204);
+  for (let n = 0; n < 2; n++) {
+    assert.equal((await callApi(page, 'session')).status, 401);
+    // The copied cookie, replayed from outside the browser: dead on every instance.
+    assert.equal(await sessionStatusWithCookie(origin, cookie), 401, 'the session was deleted');
+  }
+  assert.deepEqual(page.corsErrors, []);
+
+  console.log(`answers the browser got through nginx:\n  ${answeredBy.join('\n  ')}`);
+  const instances = new Set(answeredBy.map((line) => line.split(' <- ')[1]));
+  assert.equal(instances.size, 2, `API calls answered by ${[...instances]}`);
+  assert.ok(![...instances].includes(undefined), 'every answer came through nginx');
+}
 
 /** localhost:F -> 127.0.0.1:B: another site, so the cookie must be partitioned. */
 async function crossSite({ blockThirdPartyCookies }) {

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod browser;
 pub mod services;
 
 use std::{

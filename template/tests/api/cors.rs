@@ -1,6 +1,6 @@
 //! CORS for the configured frontend origin, on every kind of response.
 
-use crate::helpers::{FRONTEND, error_code, spawn_app};
+use crate::helpers::{FRONTEND, error_code, spawn_app, spawn_app_with};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 
@@ -106,4 +106,32 @@ async fn other_origins_get_no_allow_origin() {
             assert!(allowed.is_none(), "{origin}: {allowed:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_frontend_can_read_retry_after_on_a_429() {
+    let app = spawn_app_with(&[("AUTH_ATTEMPTS_PER_IP", "1")]).await;
+    let login = || {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("origin", FRONTEND)
+            .header("sec-fetch-site", "same-site")
+            .json(&json!({ "email": "slow@example.com", "password": "a long passphrase" }))
+            .send()
+    };
+    assert_eq!(login().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let throttled = login().await.unwrap();
+    assert_cors_allows_frontend(&throttled);
+    assert!(throttled.headers().contains_key("retry-after"));
+    // Without this, page code sees `null` for every header but the
+    // CORS-safelisted ones (Content-Type and a few others).
+    let exposed = throttled
+        .headers()
+        .get("access-control-expose-headers")
+        .map(|v| v.to_str().unwrap().to_lowercase());
+    assert_eq!(exposed.as_deref(), Some("retry-after"));
+    assert_eq!(
+        error_code(throttled, StatusCode::TOO_MANY_REQUESTS).await,
+        "too_many_attempts"
+    );
 }

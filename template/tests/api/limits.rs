@@ -67,6 +67,39 @@ async fn every_kind_of_response_carries_the_security_headers() {
 }
 
 #[tokio::test]
+async fn strict_transport_security_only_when_browsers_reach_the_api_over_https() {
+    let hsts = |response: &Response| {
+        response
+            .headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let http = spawn_app().await;
+    assert_eq!(hsts(&http.get("/api/health").await), None);
+
+    // Behind a TLS-terminating proxy the connection here is plain http; the
+    // header follows PUBLIC_ORIGIN, on every kind of answer.
+{%- if cross_origin %}
+    let https = spawn_app_with(&[
+        ("PUBLIC_ORIGIN", "https://api.example.com"),
+        ("FRONTEND_ORIGINS", "https://app.example.com"),
+    ])
+    .await;
+{%- else %}
+    let https = spawn_app_with(&[("PUBLIC_ORIGIN", "https://api.example.com")]).await;
+{%- endif %}
+    for path in ["/api/health", "/api/auth/session", "/api/missing"] {
+        let response = https.get(path).await;
+        assert_eq!(
+            hsts(&response).as_deref(),
+            Some("max-age=31536000"),
+            "{path}: {}",
+            response.status()
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_refused_before_parsing() {
     let app = spawn_app().await;
     let password = "x".repeat(1024 * 1024);

@@ -75,6 +75,8 @@ const VARIABLES: &[&str] = &[
     "AUTH_ATTEMPTS_PER_IP",
     "AUTH_ATTEMPTS_PER_ACCOUNT",
     "AUTH_ATTEMPTS_WINDOW_SECS",
+    "TRUSTED_PROXIES",
+    // No longer used: read only to refuse a value that trusted every peer.
     "TRUST_PROXY",
     "REQUEST_TIMEOUT_SECS",
 ];

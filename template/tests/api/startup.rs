@@ -62,28 +62,78 @@ impl Running {
 
 #[test]
 fn bad_configuration_stops_start_up_with_one_clear_line() {
-    for (var, value) in [
-        ("PUBLIC_ORIGIN", "*"),
-        ("BIND_ADDR", "not-an-address"),
-        ("SESSION_INACTIVITY_SECS", "-1"),
-        ("RUST_LOG", "info,[=bad"),
-        ("MAX_CONNECTIONS", "0"),
+    // The first setting of each case is the one the message must name.
+    for settings in [
+        &[("PUBLIC_ORIGIN", "*")][..],
+        &[("BIND_ADDR", "not-an-address")],
+        &[("SESSION_INACTIVITY_SECS", "-1")],
+        &[("RUST_LOG", "info,[=bad")],
+        &[("MAX_CONNECTIONS", "0")],
+        // Replaced by TRUSTED_PROXIES: an upgrade must not silently drop it.
+        &[("TRUST_PROXY", "true")],
+        // A cookie that would also travel over plain http.
+        &[
+            ("COOKIE_SECURE", "false"),
+            ("PUBLIC_ORIGIN", "https://api.example.com"),
+        ],
 {%- if cross_origin %}
-        ("FRONTEND_ORIGINS", "*"),
-        ("FRONTEND_ORIGINS", "http://localhost:5173/"),
+        &[("FRONTEND_ORIGINS", "*")],
+        &[("FRONTEND_ORIGINS", "http://localhost:5173/")],
 {%- endif %}
     ] {
+        let (var, _) = settings[0];
         let database = test_database();
-        let mut running = Running(server(&database).env(var, value).spawn().unwrap());
+        let mut command = server(&database);
+        command.envs(settings.iter().copied());
+        let mut running = Running(command.spawn().unwrap());
         let status = running.wait();
         let mut stderr = String::new();
         std::io::Read::read_to_string(running.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        assert_eq!(status.code(), Some(1), "{var}={value}: {stderr}");
+        assert_eq!(status.code(), Some(1), "{settings:?}: {stderr}");
         assert!(stderr.starts_with("configuration error: "), "{stderr}");
-        assert!(stderr.contains(var), "{stderr}");
+        assert!(stderr.contains(&format!("{var}=")), "{stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[test]
+fn plain_http_on_a_public_host_starts_with_a_warning() {
+    let database = test_database();
+    let mut command = server(&database);
+    command.env("PUBLIC_ORIGIN", "http://api.example.com");
+{%- if cross_origin %}
+    command.env("FRONTEND_ORIGINS", "http://app.example.com");
+{%- endif %}
+    let mut running = Running(command.spawn().unwrap());
+    let (lines_tx, lines) = mpsc::channel();
+    let stdout = running.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Everything logged up to the line that says the server is up.
+    let mut logged = Vec::new();
+    while let Ok(line) = lines.recv_timeout(PATIENCE) {
+        let up = line.contains("listening");
+        logged.push(line);
+        if up {
+            break;
+        }
+    }
+    let warnings: Vec<&String> = logged.iter().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{logged:#?}");
+    assert!(
+        warnings[0].contains("PUBLIC_ORIGIN=http://api.example.com is plain http"),
+        "{logged:#?}"
+    );
+    assert!(
+        logged.last().is_some_and(|l| l.contains("listening")),
+        "{logged:#?}"
+    );
 }
 
 #[cfg(unix)]

@@ -180,9 +180,32 @@ async fn x_forwarded_for_is_ignored_by_default() {
 }
 
 #[tokio::test]
-async fn behind_a_trusted_proxy_the_last_forwarded_address_is_the_client() {
+async fn x_forwarded_for_from_a_peer_that_is_not_a_trusted_proxy_is_ignored() {
+    // Proxies are configured, but this client (127.0.0.1) is not one: it
+    // reached the port directly, and its header is its own invention.
     let app = spawn_app_with(&[
-        ("TRUST_PROXY", "true"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+        ("AUTH_ATTEMPTS_PER_IP", "2"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
+    ])
+    .await;
+    for n in 0..2 {
+        let forwarded = format!("10.0.0.{n}, 203.0.113.{n}");
+        let response = login_from(&app, &format!("d{n}@example.com"), PASSWORD, &forwarded).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_throttled(
+        login_from(&app, "d2@example.com", PASSWORD, "203.0.113.2").await,
+        60,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_it_appended_is_the_client() {
+    // The test client connects from 127.0.0.1, standing in for the proxy.
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
         ("AUTH_ATTEMPTS_PER_IP", "2"),
         ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
     ])
@@ -207,6 +230,31 @@ async fn behind_a_trusted_proxy_the_last_forwarded_address_is_the_client() {
     .await;
     // Another client behind the same proxy has its own allowance.
     let other = login_from(&app, "a3@example.com", PASSWORD, "203.0.113.8").await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn behind_a_chain_of_trusted_proxies_clients_of_one_edge_keep_their_own_allowance() {
+    // CDN edge (10.9.x.x) -> load balancer (127.0.0.1) -> app.
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1, 10.9.0.0/16"),
+        ("AUTH_ATTEMPTS_PER_IP", "2"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
+    ])
+    .await;
+    // One client through two different edges: one allowance.
+    for (n, edge) in ["10.9.0.3", "10.9.0.4"].into_iter().enumerate() {
+        let forwarded = format!("192.0.2.{n}, 203.0.113.7, {edge}");
+        let response = login_from(&app, &format!("e{n}@example.com"), PASSWORD, &forwarded).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_throttled(
+        login_from(&app, "e2@example.com", PASSWORD, "203.0.113.7, 10.9.0.3").await,
+        60,
+    )
+    .await;
+    // Other clients of the same edge are not affected.
+    let other = login_from(&app, "e3@example.com", PASSWORD, "203.0.113.8, 10.9.0.3").await;
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
 }
 
