@@ -4,8 +4,11 @@
 //! wants as many attempts as possible. Two token buckets (GCRA, from the
 //! `governor` crate) bound that: one per client IP address, which stops one
 //! machine from hammering many accounts, and one per account, which stops a
-//! botnet from hammering one account from many addresses. An exhausted bucket
-//! answers 429 with `Retry-After`, before any database or hashing work.
+//! botnet from hammering one account from many addresses. A browser the
+//! account has signed in from before draws on a bucket of its own instead of
+//! the account's (see `known_devices.rs`), so strangers spending the
+//! account's allowance cannot lock its owner out. An exhausted bucket
+//! answers 429 with `Retry-After`, before any hashing work.
 //!
 //! The client address is the TCP peer. Behind reverse proxies every peer is
 //! a proxy, so the peers listed in `TRUSTED_PROXIES` (addresses or CIDR
