@@ -23,6 +23,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, header, request::Parts},
 };
 use blake2::{Blake2b, Digest, digest::consts::U32};
+use time::OffsetDateTime;
 use tower_sessions::cookie::{Cookie, time::Duration as CookieDuration};
 
 use crate::{cookie_policy::CookiePolicy, database::Pool};
@@ -100,10 +101,12 @@ impl DeviceToken {
 /// Whether `token` was given to `user_id` at an earlier sign-in.
 async fn is_known(db: &Pool, token: &DeviceToken, user_id: i64) -> Result<bool, sqlx::Error> {
     let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT user_id FROM known_devices WHERE token_digest = $1 AND user_id = $2",
+        "SELECT user_id FROM known_devices \
+         WHERE token_digest = $1 AND user_id = $2 AND created_at > $3",
     )
     .bind(&token.digest)
     .bind(user_id)
+    .bind(remembered_since())
     .fetch_optional(db)
     .await?;
     Ok(row.is_some())
@@ -119,9 +122,19 @@ async fn remember(
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    sqlx::query("INSERT INTO known_devices (token_digest, user_id) VALUES ($1, $2)")
-        .bind(digest(&token))
+    sqlx::query(
+        "INSERT INTO known_devices (token_digest, user_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(digest(&token))
+    .bind(user_id)
+    .bind(OffsetDateTime::now_utc())
+    .execute(db)
+    .await?;
+    // Devices whose cookie has expired in the browser by now are forgotten,
+    // so the table holds at most a year of each user's sign-ins.
+    sqlx::query("DELETE FROM known_devices WHERE user_id = $1 AND created_at <= $2")
         .bind(user_id)
+        .bind(remembered_since())
         .execute(db)
         .await?;
     let cookie = policy.companion_cookie(
@@ -130,6 +143,11 @@ async fn remember(
         CookieDuration::days(REMEMBERED_FOR_DAYS),
     );
     Ok(HeaderValue::try_from(cookie.to_string()).expect("a cookie is a valid header value"))
+}
+
+/// Devices remembered before this have a cookie that has expired.
+fn remembered_since() -> OffsetDateTime {
+    OffsetDateTime::now_utc() - time::Duration::days(REMEMBERED_FOR_DAYS)
 }
 
 fn digest(token: &str) -> String {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestApp, error_code, spawn_app_with};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_app_with};
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 
@@ -284,4 +284,40 @@ async fn the_allowance_comes_back_after_the_window() {
     tokio::time::sleep(WINDOW).await;
     let later = app.login("patient@example.com", PASSWORD).await;
     assert_eq!(later.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn devices_older_than_their_cookie_are_forgotten() {
+    let app = spawn_app().await;
+    let signup = app.signup("owner@example.com", PASSWORD).await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let (user_id,): (i64,) = sqlx::query_as("SELECT id FROM users")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    // A browser last given a cookie 400 days ago: the cookie has expired.
+    sqlx::query(
+        "INSERT INTO known_devices (token_digest, user_id, created_at) VALUES ('old', $1, $2)",
+    )
+    .bind(user_id)
+    .bind(time::OffsetDateTime::now_utc() - time::Duration::days(400))
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+
+    let login = app
+        .another_browser()
+        .login("owner@example.com", PASSWORD)
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let digests: Vec<(String,)> = sqlx::query_as("SELECT token_digest FROM known_devices")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        digests.len(),
+        2,
+        "signup's and the new browser's: {digests:?}"
+    );
+    assert!(digests.iter().all(|(d,)| d != "old"), "{digests:?}");
 }
