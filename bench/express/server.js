@@ -223,7 +223,11 @@ app.use((err, req, res, next) => {
   }
 });
 
-app.listen(port, host, (err) => {
-  if (err) throw err;
-  console.error(`express listening on http://${host}:${port} (frontend origin ${frontendOrigin})`);
+// Listening once the dummy hash exists, so start-up's work is done before
+// the first request, as in the project.
+dummyHash.then(() => {
+  app.listen(port, host, (err) => {
+    if (err) throw err;
+    console.error(`express listening on http://${host}:${port} (frontend origin ${frontendOrigin})`);
+  });
 });
