@@ -232,91 +232,33 @@ async fn past_the_connection_cap_new_connections_wait_for_a_free_slot() {
 #[cfg(unix)]
 mod shutdown {
     use std::{
-        io::{BufRead, BufReader, Read, Write},
+        io::{Read, Write},
         net::TcpStream,
-        process::{Command, Stdio},
-        sync::mpsc,
         time::{Duration, Instant},
     };
 
     use super::{HEALTH, PARTIAL_HEAD, PATIENCE, STALLED};
-    use crate::helpers::TestDatabase;
+    use crate::helpers::{
+        TestDatabase,
+        binary::{Process, command, test_database},
+    };
 
-    struct Running(std::process::Child);
-
-    impl Drop for Running {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    /// Starts the binary with `env` and returns it, its address and its log
-    /// lines.
-    fn start(
-        database: &TestDatabase,
-        env: &[(&str, &str)],
-    ) -> (Running, String, mpsc::Receiver<String>) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_{{project-name}}"));
-        command
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("DATABASE_URL", &database.url)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut running = Running(command.spawn().unwrap());
-        let (lines_tx, lines) = mpsc::channel();
-        let stdout = running.0.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let addr = loop {
-            let line = lines
-                .recv_timeout(PATIENCE)
-                .expect("a \"listening\" log line");
-            if line.contains("listening") {
-                break line
-                    .split_whitespace()
-                    .find_map(|field| field.strip_prefix("addr="))
-                    .expect("addr= in the listening line")
-                    .to_owned();
-            }
-        };
-        (running, addr, lines)
+    /// Starts the binary on `database` with `env`, and returns it and its
+    /// address.
+    fn start(database: &TestDatabase, env: &[(&str, &str)]) -> (Process, String) {
+        let process = Process::spawn(command(database).envs(env.iter().copied()));
+        let addr = process.listening_addr();
+        (process, addr)
     }
 
     /// Sends SIGTERM and returns how long the process took to exit, after
     /// checking that it exited successfully.
-    fn terminate(running: &mut Running) -> Duration {
+    fn terminate(process: &mut Process) -> Duration {
         let signalled = Instant::now();
-        let sent = Command::new("kill")
-            .args(["-TERM", &running.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        loop {
-            if let Some(status) = running.0.try_wait().unwrap() {
-                assert!(status.success(), "exit status after SIGTERM: {status}");
-                return signalled.elapsed();
-            }
-            assert!(
-                signalled.elapsed() < 3 * PATIENCE,
-                "still running {:?} after SIGTERM",
-                signalled.elapsed()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn test_database() -> TestDatabase {
-        tokio::runtime::Runtime::new()
-            .expect("runtime")
-            .block_on(TestDatabase::create())
+        process.terminate();
+        let status = process.wait_at_most(3 * PATIENCE);
+        assert!(status.success(), "exit status after SIGTERM: {status}");
+        signalled.elapsed()
     }
 
     #[test]
@@ -324,7 +266,7 @@ mod shutdown {
         let database = test_database();
         // Stalled heads would be open for a minute; the grace is 1 s.
         let grace = Duration::from_secs(1);
-        let (mut running, addr, lines) = start(
+        let (mut process, addr) = start(
             &database,
             &[
                 ("HEADER_READ_TIMEOUT_SECS", "60"),
@@ -345,7 +287,7 @@ mod shutdown {
         let mut buf = [0; 1024];
         assert!(probe.read(&mut buf).unwrap() > 0);
 
-        let took = terminate(&mut running);
+        let took = terminate(&mut process);
         println!(
             "SIGTERM with {STALLED} stalled connections, SHUTDOWN_GRACE_SECS=1: exited after {took:?}"
         );
@@ -354,8 +296,7 @@ mod shutdown {
         assert!(took >= grace, "exited after {took:?}, before the grace");
         assert!(took < grace + PATIENCE, "exited after {took:?}");
         // The process has exited: its log ends here.
-        let logged: Vec<String> =
-            std::iter::from_fn(|| lines.recv_timeout(PATIENCE).ok()).collect();
+        let logged: Vec<String> = std::iter::from_fn(|| process.next_line()).collect();
         assert!(
             logged
                 .iter()
@@ -368,7 +309,7 @@ mod shutdown {
     #[test]
     fn sigterm_does_not_wait_for_idle_connections() {
         let database = test_database();
-        let (mut running, addr, _lines) = start(
+        let (mut process, addr) = start(
             &database,
             &[
                 ("HEADER_READ_TIMEOUT_SECS", "60"),
@@ -383,7 +324,7 @@ mod shutdown {
         assert!(idle.read(&mut buf).unwrap() > 0);
         let _unused = TcpStream::connect(&addr).unwrap();
 
-        let took = terminate(&mut running);
+        let took = terminate(&mut process);
         println!(
             "SIGTERM with idle connections open, SHUTDOWN_GRACE_SECS=60: exited after {took:?}"
         );

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // some helpers serve only some answer combinations (CORS, shared stores)
 
+pub mod binary;
 mod test_database;
 
 use std::{collections::HashMap, sync::Arc};
