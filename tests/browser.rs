@@ -1,14 +1,19 @@
 //! The deployment shapes, proven in a real browser: headless Chromium (the
 //! Debian package) loads a page, and the page signs up, logs in, reads the
 //! session, logs out and reads 401 against a generated project's binary.
+//! With `auth = oidc` the browser signs in through a real OpenID provider
+//! (npm `oidc-provider`, started by the scenario): its login form, consent,
+//! the relay back to the API, logout at the provider, and the hostile cases.
 //!
-//! The scenarios themselves are in `tests/browser/shapes.mjs` (Node, driving
-//! Chromium over CDP with `playwright-core`); this file generates and builds
-//! the two projects once, then runs one scenario per test, one at a time.
-//! Chromium (`apt-get install chromium`, or `CHROMIUM=/path`) and Node 20+
-//! are needed; playwright-core is installed with `npm ci` on first use. With
-//! `CI=true` a missing one fails the tests, elsewhere it skips them with the
-//! reason.
+//! The scenarios themselves are in `tests/browser/shapes.mjs` (passwords) and
+//! `tests/browser/oidc.mjs` (OpenID Connect), Node scripts driving Chromium
+//! over CDP with `playwright-core`; this file generates and builds the
+//! projects once (two with passwords, two with `auth = oidc`, each pair
+//! cross-origin and same-origin), then runs one scenario per test, one at a
+//! time. Chromium (`apt-get install chromium`, or `CHROMIUM=/path`) and Node
+//! 20+ are needed; playwright-core and oidc-provider are installed with
+//! `npm ci` on first use. With `CI=true` a missing one fails the tests,
+//! elsewhere it skips them with the reason.
 
 mod common;
 
@@ -55,6 +60,51 @@ fn without_cors_a_cross_origin_page_reads_nothing() {
     scenario("no-cors");
 }
 
+#[test]
+fn oidc_same_origin_spa_served_by_the_backend() {
+    oidc_scenario("oidc-same-origin");
+}
+
+#[test]
+fn oidc_cross_origin_same_site() {
+    oidc_scenario("oidc-cross-origin-same-site");
+}
+
+#[test]
+fn oidc_cross_site_with_third_party_cookies_blocked() {
+    oidc_scenario("oidc-cross-site-third-party-cookies-blocked");
+}
+
+#[test]
+fn oidc_cross_site_with_third_party_cookies_allowed() {
+    oidc_scenario("oidc-cross-site-third-party-cookies-allowed");
+}
+
+#[test]
+fn oidc_login_csrf_an_attackers_code_signs_in_nobody() {
+    oidc_scenario("oidc-login-csrf");
+}
+
+#[test]
+fn oidc_expired_state_signs_in_nobody() {
+    oidc_scenario("oidc-expired-state");
+}
+
+#[test]
+fn oidc_replayed_code_signs_in_nobody() {
+    oidc_scenario("oidc-replayed-code");
+}
+
+#[test]
+fn oidc_return_to_must_be_a_relative_path() {
+    oidc_scenario("oidc-return-to");
+}
+
+#[test]
+fn oidc_access_denied_at_the_provider_signs_in_nobody() {
+    oidc_scenario("oidc-access-denied");
+}
+
 /// A generated project and its built binary.
 struct Built {
     dir: PathBuf,
@@ -67,6 +117,44 @@ struct Projects {
 }
 
 fn scenario(name: &str) {
+    run(
+        "shapes.mjs",
+        name,
+        |projects| {
+            [
+                ("CROSS_APP_BIN", &projects.cross.bin),
+                ("CROSS_APP_DIR", &projects.cross.dir),
+                ("SAME_APP_BIN", &projects.same.bin),
+                ("SAME_APP_DIR", &projects.same.dir),
+            ]
+        },
+        projects,
+    );
+}
+
+fn oidc_scenario(name: &str) {
+    run(
+        "oidc.mjs",
+        name,
+        |projects| {
+            [
+                ("OIDC_CROSS_APP_BIN", &projects.cross.bin),
+                ("OIDC_CROSS_APP_DIR", &projects.cross.dir),
+                ("OIDC_SAME_APP_BIN", &projects.same.bin),
+                ("OIDC_SAME_APP_DIR", &projects.same.dir),
+            ]
+        },
+        oidc_projects,
+    );
+}
+
+/// Runs `node <script> <name>` with the projects' paths in its environment.
+fn run(
+    script: &str,
+    name: &str,
+    env: impl FnOnce(&'static Projects) -> [(&'static str, &'static PathBuf); 4],
+    projects: fn() -> &'static Projects,
+) {
     // The browser does not care which cargo-generate rendered the project:
     // .ci/run's extra releases (TEMPLATE_MATRIX=render) leave these out.
     if common::render_only() {
@@ -82,13 +170,10 @@ fn scenario(name: &str) {
 
     let started = Instant::now();
     let output = Command::new("node")
-        .arg(browser_dir().join("shapes.mjs"))
+        .arg(browser_dir().join(script))
         .arg(name)
         .env("CHROMIUM", &tools.chromium)
-        .env("CROSS_APP_BIN", &projects.cross.bin)
-        .env("CROSS_APP_DIR", &projects.cross.dir)
-        .env("SAME_APP_BIN", &projects.same.bin)
-        .env("SAME_APP_DIR", &projects.same.dir)
+        .envs(env(projects))
         .output()
         .expect("node runs");
     let text = format!(
@@ -109,40 +194,53 @@ fn scenario(name: &str) {
 /// second run rebuilds only what changed.
 fn projects() -> &'static Projects {
     static PROJECTS: OnceLock<Projects> = OnceLock::new();
-    PROJECTS.get_or_init(|| {
-        let root = shared_target_dir().join("browser-test-projects");
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).expect("create project folder");
-        let template = template_copy();
-        let build = |name: &str, defines: &[(&str, &str)]| {
-            let output = generate(template.path(), &root, name, defines);
-            assert!(
-                output.status.success(),
-                "generation failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let dir = root.join(name);
-            cargo(&dir, &["build"]);
-            let bin = shared_target_dir().join("debug").join(name);
-            assert!(bin.is_file(), "no binary at {}", bin.display());
-            Built { dir, bin }
-        };
-        Projects {
-            cross: build(
-                "browser-cross-app",
-                &[
-                    ("cross_origin", "true"),
-                    ("public_origin", "http://localhost:8080"),
-                    ("frontend_origin", "http://localhost:5173"),
-                ],
-            ),
-            same: build(
-                "browser-same-app",
-                &[
-                    ("cross_origin", "false"),
-                    ("public_origin", "http://localhost:8080"),
-                ],
-            ),
-        }
-    })
+    PROJECTS.get_or_init(|| build_pair("browser-test-projects", "browser", &[]))
+}
+
+/// The same pair with `auth = oidc`, built only when an OpenID Connect
+/// scenario runs.
+fn oidc_projects() -> &'static Projects {
+    static PROJECTS: OnceLock<Projects> = OnceLock::new();
+    PROJECTS
+        .get_or_init(|| build_pair("browser-oidc-projects", "browser-oidc", &[("auth", "oidc")]))
+}
+
+/// Generates `<prefix>-cross-app` and `<prefix>-same-app` into `folder`
+/// under the shared target directory, with `extra` answers, and builds them.
+fn build_pair(folder: &str, prefix: &str, extra: &[(&str, &str)]) -> Projects {
+    let root = shared_target_dir().join(folder);
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).expect("create project folder");
+    let template = template_copy();
+    let build = |name: &str, defines: &[(&str, &str)]| {
+        let defines: Vec<(&str, &str)> = defines.iter().chain(extra).copied().collect();
+        let output = generate(template.path(), &root, name, &defines);
+        assert!(
+            output.status.success(),
+            "generation failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let dir = root.join(name);
+        cargo(&dir, &["build"]);
+        let bin = shared_target_dir().join("debug").join(name);
+        assert!(bin.is_file(), "no binary at {}", bin.display());
+        Built { dir, bin }
+    };
+    Projects {
+        cross: build(
+            &format!("{prefix}-cross-app"),
+            &[
+                ("cross_origin", "true"),
+                ("public_origin", "http://localhost:8080"),
+                ("frontend_origin", "http://localhost:5173"),
+            ],
+        ),
+        same: build(
+            &format!("{prefix}-same-app"),
+            &[
+                ("cross_origin", "false"),
+                ("public_origin", "http://localhost:8080"),
+            ],
+        ),
+    }
 }

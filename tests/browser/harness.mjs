@@ -318,9 +318,13 @@ export async function launchChromium({ blockThirdPartyCookies }) {
   };
 }
 
-/** Opens `url` in a new tab that records DevTools' CORS failures. */
-export async function openPage(browser, url) {
+/**
+ * Opens `url` in a new tab that records DevTools' CORS failures; `before`
+ * is called with the tab before it loads anything.
+ */
+export async function openPage(browser, url, { before } = {}) {
   const page = await browser.context.newPage();
+  before?.(page);
   const cdp = await browser.context.newCDPSession(page);
   const urls = new Map();
   const corsErrors = [];

@@ -1,7 +1,13 @@
-//! Headless Chromium, Node and playwright-core for the browser scenarios
-//! (`tests/browser/*.mjs`), used by `tests/browser.rs` and `tests/proxy.rs`.
+//! Headless Chromium, Node and the scenarios' npm packages (playwright-core,
+//! and oidc-provider for the OpenID Connect scenarios) for the browser
+//! scenarios (`tests/browser/*.mjs`), used by `tests/browser.rs` and
+//! `tests/proxy.rs`.
 
-use std::{path::PathBuf, process::Command, sync::OnceLock};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
 
 use super::repo_root;
 
@@ -35,7 +41,7 @@ fn node_too_old() -> Option<String> {
     }
 }
 
-/// Chromium, Node and playwright-core, or `None` (with the reason printed)
+/// Chromium, Node and the npm packages, or `None` (with the reason printed)
 /// outside CI. In CI a missing one fails the test.
 pub fn tools() -> Option<Tools> {
     let chromium = std::env::var_os("CHROMIUM")
@@ -47,7 +53,7 @@ pub fn tools() -> Option<Tools> {
             chromium.display()
         ))
     } else {
-        node_too_old().or_else(|| install_playwright_core().err())
+        node_too_old().or_else(|| install_node_packages().err())
     };
     match missing {
         None => Some(Tools { chromium }),
@@ -61,17 +67,16 @@ pub fn tools() -> Option<Tools> {
     }
 }
 
-/// Runs `npm ci` in `tests/browser` unless playwright-core is there already
-/// (`.ci/run` installs it up front).
-fn install_playwright_core() -> Result<(), String> {
+/// Runs `npm ci` in `tests/browser` unless every dependency of its
+/// `package.json` is installed at the version pinned there (`.ci/run`
+/// installs them up front; a checkout that gained a package since its last
+/// `npm ci` gets it here).
+fn install_node_packages() -> Result<(), String> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     INSTALLED
         .get_or_init(|| {
             let dir = browser_dir();
-            if dir
-                .join("node_modules/playwright-core/package.json")
-                .is_file()
-            {
+            if packages_installed(&dir) {
                 return Ok(());
             }
             let output = Command::new("npm")
@@ -89,4 +94,21 @@ fn install_playwright_core() -> Result<(), String> {
             }
         })
         .clone()
+}
+
+/// Whether `node_modules` holds each dependency at its pinned version.
+fn packages_installed(dir: &Path) -> bool {
+    let read = |path: PathBuf| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    };
+    let Some(manifest) = read(dir.join("package.json")) else {
+        return false;
+    };
+    let Some(dependencies) = manifest["dependencies"].as_object() else {
+        return false;
+    };
+    dependencies.iter().all(|(name, version)| {
+        read(dir.join("node_modules").join(name).join("package.json"))
+            .is_some_and(|installed| installed["version"] == *version)
+    })
 }

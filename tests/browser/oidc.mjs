@@ -1,0 +1,661 @@
+// Hosted login with OpenID Connect (`auth = oidc`) in a real browser,
+// through a real provider, run by tests/browser.rs:
+//
+//   node oidc.mjs <scenario>
+//
+// Environment (set by tests/browser.rs): CHROMIUM (the browser binary),
+// OIDC_CROSS_APP_BIN / OIDC_CROSS_APP_DIR and OIDC_SAME_APP_BIN /
+// OIDC_SAME_APP_DIR (the built cross-origin and same-origin projects
+// generated with `--define auth=oidc`).
+//
+// The provider is panva's oidc-provider (provider.mjs), started here on a
+// free port. Chromium clicks "Sign in" on the project's own example frontend,
+// fills the provider's real login form, consents, and lands back on the
+// frontend page, which relays the provider's answer to the API: the flow of
+// DESIGN.md, Part 1, "Hosted login with OpenID Connect". As in shapes.mjs,
+// assertions are on the browser's cookie jar (over CDP), on DevTools' CORS
+// failures, on what the page shows, on the backend's request log and on a
+// copied session id replayed from outside the browser; here also on what the
+// provider itself did (codes redeemed or refused, logouts).
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import {
+  assertCookie,
+  assertStartupLine,
+  Backend,
+  callApi,
+  freePort,
+  LAX_DEV_COOKIE,
+  launchChromium,
+  localhostToLoopback,
+  onExit,
+  openPage,
+  pageFetch,
+  runScenario,
+  serveFrontend,
+  serveUnpartitionedCookie,
+  sessionCookies,
+  sessionStatusWithCookie,
+  waitFor,
+} from './harness.mjs';
+import { startProvider } from './provider.mjs';
+
+const CLIENT_SECRET = `secret-${randomUUID()}`;
+
+const PARTITIONED_COOKIE = {
+  name: '__Host-sid',
+  path: '/',
+  httpOnly: true,
+  secure: true,
+  sameSite: 'None',
+  partitionedFor: 'http://localhost',
+  hostOnly: true,
+};
+
+// -------------------------------------------------------------- the set-up
+
+/**
+ * A provider, a generated `auth = oidc` project and its example frontend in
+ * one deployment shape:
+ *
+ * - `same-origin`: the backend serves the frontend (`STATIC_DIR`) on localhost:B;
+ * - `same-site`: frontend localhost:F, API localhost:B;
+ * - `cross-site`: frontend localhost:F, API 127.0.0.1:B.
+ *
+ * The provider (127.0.0.1:P) knows one client, registered with the frontend
+ * page as its redirect and post-logout URI: a confidential one (client
+ * secret, sent with HTTP Basic) or a public one (PKCE only).
+ */
+async function startOidc({ shape, client = 'confidential', env = {} }) {
+  const port = await freePort();
+  const backendHost = shape === 'cross-site' ? '127.0.0.1' : 'localhost';
+  const backendOrigin = `http://${backendHost}:${port}`;
+  let frontendOrigin = backendOrigin;
+  if (shape !== 'same-origin') {
+    const frontendDir = path.join(process.env.OIDC_CROSS_APP_DIR, 'frontend');
+    frontendOrigin = `http://localhost:${await serveFrontend(frontendDir, backendOrigin)}`;
+  }
+  const pageUrl = `${frontendOrigin}/`;
+
+  const clientId = `${shape}-${client}`;
+  const confidential = client === 'confidential';
+  const idp = await startProvider({
+    clients: [
+      {
+        client_id: clientId,
+        ...(confidential
+          ? { client_secret: CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_basic' }
+          : { token_endpoint_auth_method: 'none' }),
+        redirect_uris: [pageUrl],
+        post_logout_redirect_uris: [pageUrl],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    ],
+  });
+  onExit(() => idp.stop());
+
+  const sameOrigin = shape === 'same-origin';
+  const backend = await Backend.start(sameOrigin ? process.env.OIDC_SAME_APP_BIN : process.env.OIDC_CROSS_APP_BIN, {
+    BIND_ADDR: `127.0.0.1:${port}`,
+    PUBLIC_ORIGIN: backendOrigin,
+    ...(sameOrigin
+      ? { STATIC_DIR: path.join(process.env.OIDC_SAME_APP_DIR, 'frontend') }
+      : { FRONTEND_ORIGINS: frontendOrigin }),
+    OIDC_ISSUER_URL: idp.issuer,
+    OIDC_CLIENT_ID: clientId,
+    ...(confidential ? { OIDC_CLIENT_SECRET: CLIENT_SECRET } : {}),
+    OIDC_REDIRECT_URL: pageUrl,
+    OIDC_POST_LOGOUT_REDIRECT_URL: pageUrl,
+    ...env,
+  });
+  // Discovery runs in the background after start-up: ready means it is done.
+  await waitFor('the backend to be ready (provider discovered)', async () => (await status(`${backendOrigin}/api/ready`)) === 200);
+  return { idp, backend, backendOrigin, frontendOrigin, pageUrl, clientId };
+}
+
+/** The status of a GET from outside the browser. */
+function status(url) {
+  return new Promise((resolve) => {
+    http
+      .get(url, { lookup: localhostToLoopback }, (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      })
+      .on('error', () => resolve(0));
+  });
+}
+
+// ---------------------------------------------------------- page helpers
+
+/** The text of `selector` on the page, once it equals `text` (or matches it). */
+async function expectText(page, selector, text) {
+  const matches = (value) => (text instanceof RegExp ? text.test(value) : value === text);
+  let value;
+  try {
+    await waitFor(`${selector} to show ${text}`, async () => {
+      value = await page.locator(selector).textContent();
+      return matches(value ?? '');
+    });
+  } catch (error) {
+    throw new Error(`${error.message}; it shows ${JSON.stringify(value)} on ${page.url()}`);
+  }
+  return value;
+}
+
+/** `location.href` as the page's own code sees it (after history.replaceState). */
+function locationOf(page) {
+  return page.evaluate(() => location.href);
+}
+
+/** The last answer the example frontend shows: `<status> <json>`. */
+async function lastAnswer(page) {
+  const text = (await page.locator('#last').textContent()) ?? '';
+  const match = text.match(/^(\d{3}) ?([\s\S]*)$/);
+  assert.ok(match, `#last shows ${JSON.stringify(text)}`);
+  return { status: Number(match[1]), body: match[2] ? JSON.parse(match[2]) : null };
+}
+
+/**
+ * Records what the page sends to the API's callback route (the provider's
+ * parameters relayed by the frontend) and every page the tab lands on.
+ */
+function recordFlow(page) {
+  const flow = { callbacks: [], landings: [] };
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/auth/oidc/callback') {
+      flow.callbacks.push(request.postDataJSON());
+    }
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
+      flow.landings.push(request.url());
+    }
+  });
+  return flow;
+}
+
+/** Whether `url` is on the provider and its path starts with `prefix`. */
+const onProvider = (idp, prefix) => (url) => url.origin === idp.issuer && url.pathname.startsWith(prefix);
+
+/**
+ * From the provider's login page: types `login` and a password into its
+ * real form, submits, and consents if the provider asks. Resolves when the
+ * tab has left the provider for `frontendOrigin`.
+ */
+async function loginAtProvider(page, idp, frontendOrigin, login) {
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill('any password: the development form accepts all');
+  const loginPage = new URL(page.url()).pathname;
+  await Promise.all([
+    page.waitForURL((url) => url.origin === frontendOrigin || (onProvider(idp, '/interaction/')(url) && url.pathname !== loginPage)),
+    page.locator('button[type="submit"]').click(),
+  ]);
+  if (new URL(page.url()).origin === idp.issuer) {
+    // The consent page: the client asks for openid, email and profile.
+    assert.equal(await page.locator('input[name="prompt"]').getAttribute('value'), 'consent', `on ${page.url()}`);
+    await Promise.all([
+      page.waitForURL((url) => url.origin === frontendOrigin),
+      page.locator('button[type="submit"]').click(),
+    ]);
+  }
+}
+
+/** Clicks the frontend's "Sign in" and waits for the provider's login form. */
+async function clickSignIn(page, idp) {
+  await Promise.all([page.waitForURL(onProvider(idp, '/interaction/')), page.locator('#sign-in').click()]);
+  await page.locator('input[name="login"]').waitFor();
+}
+
+/** The one session cookie for `host` in the browser's jar, if any. */
+async function jarCookie(browser, host) {
+  const found = sessionCookies(await browser.cookies(), host);
+  assert.ok(found.length <= 1, `one session cookie at most: ${JSON.stringify(found)}`);
+  return found[0];
+}
+
+/** The responses the backend logged since `mark` (a count of earlier responses). */
+function loggedSince(backend, mark) {
+  return backend.responses().slice(mark);
+}
+
+/** Asserts that `expected` appear in `actual` in this order (others may come between). */
+function assertInOrder(actual, expected, what) {
+  let at = 0;
+  for (const line of actual) if (line === expected[at]) at++;
+  assert.equal(at, expected.length, `${what}: expected ${JSON.stringify(expected)} in order, in ${JSON.stringify(actual)}`);
+}
+
+function assertNoServerErrors(backend) {
+  const bad = backend.responses().filter((line) => / 5\d\d$/.test(line));
+  assert.deepEqual(bad, [], 'no 5xx from the backend');
+  assert.ok(!/panicked/.test(backend.output()), 'the backend did not panic');
+}
+
+// ----------------------------------------------------------- the full flow
+
+/**
+ * Signs in through the provider's real pages from `page` (on the frontend,
+ * signed out), and checks every step: the pending login's cookie, the relay,
+ * the cleaned URL, the new session id, what the page shows and what the
+ * server logged. Resolves to `{ user, cookie, callback }`.
+ */
+async function signIn({ page, browser, setup, login, expected, flow }) {
+  const { idp, backend, backendOrigin, frontendOrigin, pageUrl } = setup;
+  const host = new URL(backendOrigin).hostname;
+  const mark = backend.responses().length;
+  const callbacksBefore = flow.callbacks.length;
+  await expectText(page, '#who', 'Not signed in');
+
+  await clickSignIn(page, idp);
+  // The pending login (state, nonce, PKCE verifier) is in the session the
+  // start request created: the browser holds its cookie already.
+  const pending = await jarCookie(browser, host);
+  assert.ok(pending, 'starting a login stored a session cookie');
+  assertCookie(pending, expected);
+  const authorize = new URL(flow.landings.findLast((url) => url.startsWith(`${idp.issuer}/auth?`)));
+  assert.equal(authorize.searchParams.get('response_type'), 'code');
+  assert.equal(authorize.searchParams.get('client_id'), setup.clientId);
+  assert.equal(authorize.searchParams.get('redirect_uri'), pageUrl);
+  assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+  for (const name of ['state', 'nonce', 'code_challenge']) {
+    assert.ok(authorize.searchParams.get(name)?.length >= 16, `${name} in ${authorize}`);
+  }
+  assert.deepEqual(authorize.searchParams.get('scope').split(' ').sort(), ['email', 'openid', 'profile']);
+
+  await loginAtProvider(page, idp, frontendOrigin, login);
+
+  // Back on the frontend page: it relays the provider's answer once, then
+  // removes code and state from the address bar.
+  const user = await expectText(page, '#who', `Signed in as ${login}`);
+  await waitFor('the page to clean its URL', async () => (await locationOf(page)) === pageUrl);
+  assert.equal(flow.callbacks.length, callbacksBefore + 1, 'one relay to the callback route');
+  const callback = flow.callbacks.at(-1);
+  assert.equal(callback.state, authorize.searchParams.get('state'));
+  assert.ok(callback.code, `a code in ${JSON.stringify(callback)}`);
+  assert.equal(callback.iss, idp.issuer);
+  const landed = new URL(flow.landings.at(-1));
+  assert.equal(landed.origin + landed.pathname, pageUrl);
+  assert.equal(landed.searchParams.get('code'), callback.code);
+  const answer = await lastAnswer(page);
+  assert.equal(answer.status, 200, JSON.stringify(answer));
+  assert.equal(answer.body.user.email, login);
+  assert.equal(answer.body.return_to, '/');
+
+  const cookie = await jarCookie(browser, host);
+  assert.ok(cookie, 'signed in with a session cookie');
+  assertCookie(cookie, expected);
+  assert.notEqual(cookie.value, pending.value, 'signing in issues a new session id');
+  assert.equal(await sessionStatusWithCookie(backendOrigin, pending), 401, 'the pre-login session id is dead');
+
+  const session = await callApi(page, 'session');
+  assert.equal(session.status, 200, JSON.stringify(session));
+  assert.equal(session.body.user.email, login);
+  assert.equal(session.body.user.name, `User ${login}`);
+  assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 200, 'the server holds the session');
+
+  assertInOrder(
+    loggedSince(backend, mark),
+    ['POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 200', 'GET /api/auth/session 200'],
+    'the server',
+  );
+  assert.ok(user);
+  return { user: session.body.user, cookie, callback };
+}
+
+/**
+ * Logs out from the page: the server-side session goes first, then the
+ * browser visits the provider's end-session page, confirms, and comes back
+ * to the frontend signed out.
+ */
+async function logOut({ page, browser, setup, cookie }) {
+  const { idp, backend, backendOrigin, frontendOrigin, pageUrl, clientId } = setup;
+  const host = new URL(backendOrigin).hostname;
+  const mark = backend.responses().length;
+  await Promise.all([page.waitForURL(onProvider(idp, '/session/end')), page.locator('#logout').click()]);
+  const endSession = new URL(page.url());
+  assert.equal(endSession.searchParams.get('client_id'), clientId, `${endSession}`);
+  assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), pageUrl, `${endSession}`);
+  assert.ok(endSession.searchParams.get('id_token_hint'), `no id_token_hint in ${endSession}`);
+  // The session is gone on the server before the browser reaches the provider.
+  assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 401, 'the server deleted the session');
+  assert.equal(await jarCookie(browser, host), undefined, 'logout removed the cookie from the jar');
+  assertInOrder(loggedSince(backend, mark), ['POST /api/auth/logout 200', 'GET /api/auth/session 401'], 'the server');
+
+  // The provider's own question, then back to the post-logout page.
+  const ends = idp.events.filter((e) => e === 'end_session.success').length;
+  await Promise.all([
+    page.waitForURL((url) => url.origin === frontendOrigin),
+    page.getByRole('button', { name: 'Yes, sign me out' }).click(),
+  ]);
+  await expectText(page, '#who', 'Not signed in');
+  assert.equal(idp.events.filter((e) => e === 'end_session.success').length, ends + 1, 'the provider ended its session');
+}
+
+/**
+ * The whole life of a signed-in user in one shape: sign in through the
+ * provider, read the session, reload, log out (here and at the provider),
+ * and sign in again, which must show the provider's login form again.
+ */
+async function fullFlow({ shape, client, blockThirdPartyCookies = true, expected, startup }) {
+  const setup = await startOidc({ shape, client });
+  const { backend, backendOrigin, frontendOrigin, idp, pageUrl } = setup;
+  assertStartupLine(backend, startup.shape, startup.cookie);
+  const browser = await launchChromium({ blockThirdPartyCookies });
+  const page = await openPage(browser, pageUrl);
+  const flow = recordFlow(page);
+
+  if (shape === 'cross-site') {
+    // The control: is the third-party-cookie setting really in force?
+    const control = `http://127.0.0.1:${await serveUnpartitionedCookie(frontendOrigin)}`;
+    assert.equal((await pageFetch(page, `${control}/`, { credentials: 'include' })).status, 200);
+    const stored = (await browser.cookies()).some((c) => c.name === 'unpartitioned');
+    assert.equal(stored, !blockThirdPartyCookies, 'the third-party-cookie setting is in force');
+  }
+
+  const login = `ada-${randomUUID()}@example.com`;
+  const first = await signIn({ page, browser, setup, login, expected, flow });
+
+  // A reload keeps the session and relays nothing: the URL is clean.
+  const callbacks = flow.callbacks.length;
+  await page.reload();
+  await expectText(page, '#who', `Signed in as ${login}`);
+  assert.equal(flow.callbacks.length, callbacks, 'a reload relays nothing');
+  assert.equal(await sessionStatusWithCookie(backendOrigin, first.cookie), 200);
+
+  await logOut({ page, browser, setup, cookie: first.cookie });
+  assert.equal((await callApi(page, 'session')).status, 401);
+
+  // Again: the provider ended its own session, so its login form shows again.
+  const again = await signIn({ page, browser, setup, login, expected, flow });
+  assert.equal(again.user.id, first.user.id, 'the same (issuer, subject) is the same user');
+  assert.notEqual(again.cookie.value, first.cookie.value);
+  assert.notEqual(again.callback.code, first.callback.code);
+  await logOut({ page, browser, setup, cookie: again.cookie });
+
+  assert.deepEqual(page.corsErrors, []);
+  assertNoServerErrors(backend);
+  // Each code was redeemed exactly once, and nothing was refused.
+  assert.equal(idp.events.filter((e) => e === 'grant.success').length, 2, `provider: ${idp.events}`);
+  assert.deepEqual(idp.events.filter((e) => e.includes('error')), [], 'provider errors');
+}
+
+// ----------------------------------------------------------- hostile cases
+
+/**
+ * What an attacker does in their own browser: signs in at the provider as
+ * themselves and keeps the frontend page's URL with the code, state and iss,
+ * without letting their page relay it.
+ */
+async function attackerCallbackUrl(browser, setup) {
+  const { idp, frontendOrigin, pageUrl } = setup;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(pageUrl);
+  let captured;
+  // Stop the redirect back before the attacker's own page could use it.
+  await page.route(
+    (url) => url.origin === frontendOrigin && url.searchParams.has('code'),
+    (route) => {
+      captured = route.request().url();
+      return route.fulfill({ status: 204 });
+    },
+  );
+  await expectText(page, '#who', 'Not signed in');
+  await clickSignIn(page, idp);
+  await page.locator('input[name="login"]').fill(`mallory-${randomUUID()}@example.com`);
+  await page.locator('input[name="password"]').fill('whatever');
+  await page.locator('button[type="submit"]').click();
+  await waitFor('the attacker to be sent back with a code', async () => {
+    if (captured) return true;
+    const consent = page.locator('input[name="prompt"][value="consent"]');
+    if (await consent.count()) await page.locator('button[type="submit"]').click().catch(() => {});
+    return false;
+  });
+  await context.close();
+  return new URL(captured);
+}
+
+/** Ends every hostile case: nothing signed in, as the page, the API and the jar say. */
+async function assertSignedOut({ page, browser, setup }) {
+  await expectText(page, '#who', 'Not signed in');
+  const session = await callApi(page, 'session');
+  assert.equal(session.status, 401, JSON.stringify(session));
+  const cookie = await jarCookie(browser, new URL(setup.backendOrigin).hostname);
+  if (cookie) assert.equal(await sessionStatusWithCookie(setup.backendOrigin, cookie), 401);
+  assertNoServerErrors(setup.backend);
+}
+
+/** Waits for the page's relay to be answered and returns that answer as the page shows it. */
+async function relayAnswer(page, flow, before) {
+  await waitFor('the page to relay the provider answer', () => flow.callbacks.length > before);
+  await waitFor('the page to show the answer', async () => /^\d{3}/.test((await page.locator('#last').textContent()) ?? ''));
+  return lastAnswer(page);
+}
+
+const hostile = {
+  /**
+   * Login CSRF: an attacker's fresh code and state (for the attacker's own
+   * account), relayed into a victim's browser through a link to the real
+   * frontend page. The state is not the victim's: 400, and the code is never
+   * even redeemed at the provider.
+   */
+  async 'oidc-login-csrf'() {
+    const setup = await startOidc({ shape: 'cross-site' });
+    const { backend, idp, pageUrl } = setup;
+    const browser = await launchChromium({ blockThirdPartyCookies: true });
+    const evil = await attackerCallbackUrl(browser, setup);
+    assert.ok(evil.searchParams.get('state'));
+    const grants = idp.events.filter((e) => e.startsWith('grant.')).length;
+
+    // 1. A victim with no login under way opens the attacker's link.
+    let flow;
+    const page = await openPage(browser, evil.href, { before: (page) => (flow = recordFlow(page)) });
+    let answer = await relayAnswer(page, flow, 0);
+    assert.equal(answer.status, 400, JSON.stringify(answer));
+    assert.equal(answer.body?.error?.code, 'invalid_state', JSON.stringify(answer));
+    await waitFor('the page to clean its URL', async () => (await locationOf(page)) === pageUrl);
+    await assertSignedOut({ page, browser, setup });
+
+    // 2. A victim in the middle of their own login (on the provider's form)
+    // is sent the attacker's link: the states differ, the victim's pending
+    // login is dropped, and nothing is signed in.
+    await clickSignIn(page, setup.idp);
+    const before = flow.callbacks.length;
+    await page.goto(evil.href);
+    answer = await relayAnswer(page, flow, before);
+    assert.equal(answer.status, 400, JSON.stringify(answer));
+    await assertSignedOut({ page, browser, setup });
+
+    assert.equal(idp.events.filter((e) => e.startsWith('grant.')).length, grants, 'the attacker code was never redeemed');
+    assertInOrder(
+      backend.responses(),
+      ['POST /api/auth/oidc/callback 400', 'POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 400'],
+      'the server',
+    );
+  },
+
+  /**
+   * A login finished after OIDC_LOGIN_TIMEOUT_SECS: the provider hands out a
+   * valid code, but the backend refuses the stale state without redeeming it.
+   */
+  async 'oidc-expired-state'() {
+    const timeout = 2;
+    const setup = await startOidc({ shape: 'cross-site', env: { OIDC_LOGIN_TIMEOUT_SECS: String(timeout) } });
+    const { idp } = setup;
+    const browser = await launchChromium({ blockThirdPartyCookies: true });
+    const page = await openPage(browser, setup.pageUrl);
+    const flow = recordFlow(page);
+    await expectText(page, '#who', 'Not signed in');
+    await clickSignIn(page, idp);
+    await sleep((timeout + 1) * 1000);
+    await loginAtProvider(page, idp, setup.frontendOrigin, `slow-${randomUUID()}@example.com`);
+    const answer = await relayAnswer(page, flow, 0);
+    assert.equal(answer.status, 400, JSON.stringify(answer));
+    assert.equal(answer.body?.error?.code, 'invalid_state', JSON.stringify(answer));
+    await waitFor('the page to clean its URL', async () => (await locationOf(page)) === setup.pageUrl);
+    await assertSignedOut({ page, browser, setup });
+    assert.deepEqual(idp.events.filter((e) => e.startsWith('grant.')), [], 'the stale code was never redeemed');
+    assertInOrder(
+      setup.backend.responses(),
+      ['POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 400', 'GET /api/auth/session 401'],
+      'the server',
+    );
+  },
+
+  /**
+   * A code that has been used: replayed by the page that used it (its login
+   * is consumed: 400), and by another browser context that has a login of
+   * its own under way, with its own state (the provider refuses the code: 401).
+   */
+  async 'oidc-replayed-code'() {
+    const setup = await startOidc({ shape: 'cross-site' });
+    const { idp, backend } = setup;
+    const browser = await launchChromium({ blockThirdPartyCookies: true });
+    const page = await openPage(browser, setup.pageUrl);
+    const flow = recordFlow(page);
+    const login = `ada-${randomUUID()}@example.com`;
+    const { callback, cookie } = await signIn({ page, browser, setup, login, expected: PARTITIONED_COOKIE, flow });
+
+    // 1. The same browser sends the same parameters again.
+    const replay = await callApi(page, 'oidcCallback', callback);
+    assert.equal(replay.status, 400, JSON.stringify(replay));
+    assert.equal(replay.body?.error?.code, 'invalid_state', JSON.stringify(replay));
+
+    // 2. Another context starts its own login, then sends the used code
+    // with its own, genuine state.
+    const other = await browser.newContext();
+    const otherPage = await other.newPage();
+    assert.equal((await otherPage.goto(setup.pageUrl)).status(), 200);
+    const otherFlow = recordFlow(otherPage);
+    await clickSignIn(otherPage, idp);
+    const state = new URL(otherFlow.landings.findLast((url) => url.startsWith(`${idp.issuer}/auth?`))).searchParams.get('state');
+    await otherPage.goto(setup.pageUrl);
+    // Back on the frontend, its login still pending (the provider's form left unanswered).
+    const refused = await callApi(otherPage, 'oidcCallback', { ...callback, state });
+    assert.equal(refused.status, 401, JSON.stringify(refused));
+    assert.equal(refused.body?.error?.code, 'invalid_token', JSON.stringify(refused));
+    assert.ok(idp.events.includes('grant.error invalid_grant'), `the provider refused the code: ${idp.events}`);
+    // And the exact replay there: no login pending any more.
+    const exact = await callApi(otherPage, 'oidcCallback', callback);
+    assert.equal(exact.status, 400, JSON.stringify(exact));
+    assert.equal((await callApi(otherPage, 'session')).status, 401);
+    await otherPage.reload();
+    await expectText(otherPage, '#who', 'Not signed in');
+
+    // The user's own session is untouched by all this, and was never the other context's.
+    assert.ok(!(await other.cookies()).some((c) => c.value === cookie.value), 'the session id stayed in its context');
+    assert.equal(await sessionStatusWithCookie(setup.backendOrigin, cookie), 200);
+    assertInOrder(
+      backend.responses(),
+      ['POST /api/auth/oidc/callback 200', 'POST /api/auth/oidc/callback 400', 'POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 401', 'POST /api/auth/oidc/callback 400'],
+      'the server',
+    );
+    assertNoServerErrors(backend);
+    await other.close();
+  },
+
+  /**
+   * Open redirect: a `return_to` that leaves the frontend's origin is
+   * refused at the start, before anything goes to the provider; a relative
+   * one is accepted and comes back from the callback.
+   */
+  async 'oidc-return-to'() {
+    const setup = await startOidc({ shape: 'same-site' });
+    const { backend, idp } = setup;
+    const browser = await launchChromium({ blockThirdPartyCookies: true });
+    const page = await openPage(browser, setup.pageUrl);
+    for (const bad of ['https://evil.example/', '//evil.example/x', '/\\evil.example', 'http:/evil.example', 'notes']) {
+      const answer = await callApi(page, 'oidcStart', bad);
+      assert.equal(answer.status, 400, `${bad}: ${JSON.stringify(answer)}`);
+      assert.equal(answer.body?.error?.code, 'invalid_return_to', JSON.stringify(answer));
+    }
+    const good = await callApi(page, 'oidcStart', '/notes?tab=2#top');
+    assert.equal(good.status, 200, JSON.stringify(good));
+    assert.equal(new URL(good.body.authorization_url).origin, idp.issuer);
+    // Follow it through the provider: the callback gives the path back.
+    const flow = recordFlow(page);
+    await page.goto(good.body.authorization_url);
+    await loginAtProvider(page, idp, setup.frontendOrigin, `ada-${randomUUID()}@example.com`);
+    const answer = await relayAnswer(page, flow, 0);
+    assert.equal(answer.status, 200, JSON.stringify(answer));
+    assert.equal(answer.body.return_to, '/notes?tab=2#top');
+    await waitFor('the page to go to return_to', async () => (await locationOf(page)) === `${setup.frontendOrigin}/notes?tab=2#top`);
+    assertInOrder(
+      backend.responses(),
+      [...Array(5).fill('POST /api/auth/oidc/start 400'), 'POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 200'],
+      'the server',
+    );
+    // Clean up: this scenario's point is the refusals above.
+    assert.equal((await callApi(page, 'logout')).status, 200);
+    assert.equal((await callApi(page, 'session')).status, 401);
+    assertNoServerErrors(backend);
+  },
+
+  /**
+   * The user cancels at the provider: it sends the browser back with
+   * `error=access_denied`, the page relays it, and nothing is signed in.
+   */
+  async 'oidc-access-denied'() {
+    const setup = await startOidc({ shape: 'cross-site' });
+    const { idp } = setup;
+    const browser = await launchChromium({ blockThirdPartyCookies: true });
+    const page = await openPage(browser, setup.pageUrl);
+    const flow = recordFlow(page);
+    await expectText(page, '#who', 'Not signed in');
+    await clickSignIn(page, idp);
+    await Promise.all([
+      page.waitForURL((url) => url.origin === setup.frontendOrigin),
+      page.getByRole('link', { name: '[ Cancel ]' }).click(),
+    ]);
+    const answer = await relayAnswer(page, flow, 0);
+    const relayed = flow.callbacks.at(-1);
+    assert.equal(relayed.error, 'access_denied', JSON.stringify(relayed));
+    assert.ok(relayed.state);
+    assert.equal(answer.status, 401, JSON.stringify(answer));
+    assert.equal(answer.body?.error?.code, 'provider_refused', JSON.stringify(answer));
+    await waitFor('the page to clean its URL', async () => (await locationOf(page)) === setup.pageUrl);
+    await assertSignedOut({ page, browser, setup });
+    assert.deepEqual(idp.events.filter((e) => e.startsWith('grant.')), []);
+  },
+};
+
+// ---------------------------------------------------------------- scenarios
+
+const SAME_SITE_STARTUP = { shape: 'cross-origin same-site', cookie: 'sid; Path=/; HttpOnly; SameSite=Lax' };
+const CROSS_SITE_STARTUP = {
+  shape: 'cross-site',
+  cookie: '__Host-sid; Path=/; Secure; HttpOnly; SameSite=None; Partitioned',
+};
+
+const scenarios = {
+  /** The SPA served by the backend; a public client (PKCE only). */
+  'oidc-same-origin': () =>
+    fullFlow({
+      shape: 'same-origin',
+      client: 'public',
+      expected: LAX_DEV_COOKIE,
+      startup: { shape: 'same-origin', cookie: 'sid; Path=/; HttpOnly; SameSite=Lax' },
+    }),
+  /** localhost:F -> localhost:B; a confidential client. */
+  'oidc-cross-origin-same-site': () =>
+    fullFlow({ shape: 'same-site', client: 'confidential', expected: LAX_DEV_COOKIE, startup: SAME_SITE_STARTUP }),
+  /** localhost:F -> 127.0.0.1:B, third-party cookies blocked (this build's default). */
+  'oidc-cross-site-third-party-cookies-blocked': () =>
+    fullFlow({ shape: 'cross-site', client: 'confidential', expected: PARTITIONED_COOKIE, startup: CROSS_SITE_STARTUP }),
+  /** The same with third-party cookies allowed; a public client. */
+  'oidc-cross-site-third-party-cookies-allowed': () =>
+    fullFlow({
+      shape: 'cross-site',
+      client: 'public',
+      blockThirdPartyCookies: false,
+      expected: PARTITIONED_COOKIE,
+      startup: CROSS_SITE_STARTUP,
+    }),
+  ...hostile,
+};
+
+await runScenario(scenarios);
