@@ -310,6 +310,8 @@ export async function launchChromium({ blockThirdPartyCookies }) {
   const context = browser.contexts()[0];
   return {
     context,
+    /** A separate browser context (its own cookies), as another person's browser would be. */
+    newContext: () => browser.newContext(),
     /** Every cookie in the browser, partitioned ones included (CDP `Storage.getCookies`). */
     async cookies() {
       const { cookies } = await cdp.send('Storage.getCookies');

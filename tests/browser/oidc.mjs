@@ -394,27 +394,22 @@ async function attackerCallbackUrl(browser, setup) {
   const { idp, frontendOrigin, pageUrl } = setup;
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto(pageUrl);
+  // The attacker keeps the URL the provider sends back, and stops their own
+  // page from relaying it (a redirect cannot be intercepted, a fetch can).
   let captured;
-  // Stop the redirect back before the attacker's own page could use it.
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.origin === frontendOrigin && url.searchParams.has('code')) captured = request.url();
+  });
   await page.route(
-    (url) => url.origin === frontendOrigin && url.searchParams.has('code'),
-    (route) => {
-      captured = route.request().url();
-      return route.fulfill({ status: 204 });
-    },
+    (url) => url.pathname === '/api/auth/oidc/callback',
+    (route) => route.abort(),
   );
+  await page.goto(pageUrl);
   await expectText(page, '#who', 'Not signed in');
   await clickSignIn(page, idp);
-  await page.locator('input[name="login"]').fill(`mallory-${randomUUID()}@example.com`);
-  await page.locator('input[name="password"]').fill('whatever');
-  await page.locator('button[type="submit"]').click();
-  await waitFor('the attacker to be sent back with a code', async () => {
-    if (captured) return true;
-    const consent = page.locator('input[name="prompt"][value="consent"]');
-    if (await consent.count()) await page.locator('button[type="submit"]').click().catch(() => {});
-    return false;
-  });
+  await loginAtProvider(page, idp, frontendOrigin, `mallory-${randomUUID()}@example.com`);
+  assert.ok(captured, `the attacker's page got no code: ${page.url()}`);
   await context.close();
   return new URL(captured);
 }
