@@ -4,10 +4,8 @@
 //! `main.rs` only wires these modules together; each module's opening comment
 //! says why it exists.
 
-{%- if auth == "password" %}
-pub mod allocator;
-{%- endif %}
-pub mod config;
+{% if auth == "password" %}pub mod allocator;
+{% endif %}pub mod config;
 pub mod cookie_policy;
 {%- if cross_origin %}
 pub mod cors;

@@ -7,14 +7,10 @@
 
 mod helpers;
 
-{%- if auth == "password" %}
-mod auth;
+{% if auth == "password" %}mod auth;
 mod cookie_policy;
-{%- endif %}
-{%- if cross_origin %}
-mod cors;
-{%- endif %}
-mod csrf;
+{% endif %}{% if cross_origin %}mod cors;
+{% endif %}mod csrf;
 {%- if auth == "password" %}
 mod csrf_matrix;
 mod errors;
