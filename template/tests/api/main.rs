@@ -7,34 +7,42 @@
 
 mod helpers;
 
-mod auth;
+{% if auth == "password" %}mod auth;
 mod cookie_policy;
-{%- if cross_origin %}
-mod cors;
-{%- endif %}
-mod csrf;
+{% endif %}{% if cross_origin %}mod cors;
+{% endif %}mod csrf;
+{%- if auth == "password" %}
 mod csrf_matrix;
 mod errors;
 mod hash_flood;
 mod hostile_input;
 mod limits;
 mod login_timing;
+{%- endif %}
 {%- unless cross_origin %}
 mod no_cors;
 {%- endunless %}
+{%- if auth == "password" %}
 mod notes;
+{%- endif %}
 mod properties;
+{%- if auth == "password" %}
 mod restart;
+{%- endif %}
 {%- if session_store == "database" %}
 mod session_cleanup;
 {%- endif %}
+{%- if auth == "password" %}
 mod session_races;
 {%- if database == "postgres" or session_store == "redis" %}
 mod shared_store;
+{%- endif %}
 {%- endif %}
 mod slow_clients;
 {%- unless cross_origin %}
 mod spa;
 {%- endunless %}
 mod startup;
+{%- if auth == "password" %}
 mod throttling;
+{%- endif %}

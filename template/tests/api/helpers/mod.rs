@@ -5,12 +5,15 @@
 #![allow(dead_code)] // some helpers serve only some answer combinations (CORS, shared stores)
 
 pub mod binary;
+{%- if auth == "password" %}
+mod password;
+{%- endif %}
 mod test_database;
 
 use std::{collections::HashMap, sync::Arc};
 
 use reqwest::{Client, Response, StatusCode, header::HeaderMap};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use axum::Router;
@@ -180,22 +183,6 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
-    }
-
-    pub async fn signup(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/signup",
-            &json!({ "email": email, "password": password }),
-        )
-        .await
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/login",
-            &json!({ "email": email, "password": password }),
-        )
-        .await
     }
 
     pub async fn session(&self) -> Response {
