@@ -26,6 +26,9 @@ export const PATIENCE_MS = 30_000;
 
 const cleanups = [];
 export const onExit = (fn) => cleanups.push(fn);
+/** What to print when the scenario fails (a backend's log, a provider's events). */
+const reports = [];
+export const onFailure = (fn) => reports.push(fn);
 
 async function runCleanups() {
   for (const fn of cleanups.reverse()) {
@@ -87,6 +90,7 @@ export class Backend {
     });
     const backend = new Backend(child);
     onExit(() => backend.stop());
+    onFailure(() => console.error(`the backend's log (${bin}):\n${backend.output()}`));
     await waitFor(`the backend to listen (output so far:\n${backend.output()})`, () => {
       if (child.exitCode !== null) {
         throw new Error(`backend exited with ${child.exitCode}:\n${backend.output()}`);
@@ -422,6 +426,7 @@ export async function runScenario(scenarios) {
   } catch (error) {
     console.error(`scenario ${name}: FAILED after ${Date.now() - started} ms`);
     console.error(error);
+    for (const report of reports) report();
     process.exitCode = 1;
   } finally {
     await runCleanups();
