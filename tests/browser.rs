@@ -19,7 +19,7 @@ mod common;
 
 use std::{
     fs,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::Command,
     sync::{Mutex, OnceLock},
     time::Instant,
@@ -27,7 +27,7 @@ use std::{
 
 use common::{
     browser::{browser_dir, tools},
-    cargo, generate, shared_target_dir, template_copy,
+    cargo, files_below, generate, shared_target_dir, template_copy,
 };
 
 #[test]
@@ -117,44 +117,16 @@ struct Projects {
 }
 
 fn scenario(name: &str) {
-    run(
-        "shapes.mjs",
-        name,
-        |projects| {
-            [
-                ("CROSS_APP_BIN", &projects.cross.bin),
-                ("CROSS_APP_DIR", &projects.cross.dir),
-                ("SAME_APP_BIN", &projects.same.bin),
-                ("SAME_APP_DIR", &projects.same.dir),
-            ]
-        },
-        projects,
-    );
+    run("shapes.mjs", name, projects, "");
 }
 
 fn oidc_scenario(name: &str) {
-    run(
-        "oidc.mjs",
-        name,
-        |projects| {
-            [
-                ("OIDC_CROSS_APP_BIN", &projects.cross.bin),
-                ("OIDC_CROSS_APP_DIR", &projects.cross.dir),
-                ("OIDC_SAME_APP_BIN", &projects.same.bin),
-                ("OIDC_SAME_APP_DIR", &projects.same.dir),
-            ]
-        },
-        oidc_projects,
-    );
+    run("oidc.mjs", name, oidc_projects, "OIDC_");
 }
 
-/// Runs `node <script> <name>` with the projects' paths in its environment.
-fn run(
-    script: &str,
-    name: &str,
-    env: impl FnOnce(&'static Projects) -> [(&'static str, &'static PathBuf); 4],
-    projects: fn() -> &'static Projects,
-) {
+/// Runs `node <script> <name>` with the projects' paths in its environment
+/// (`<env_prefix>CROSS_APP_BIN`, `..._DIR`, `<env_prefix>SAME_APP_BIN`, ...).
+fn run(script: &str, name: &str, projects: fn() -> &'static Projects, env_prefix: &str) {
     // The browser does not care which cargo-generate rendered the project:
     // .ci/run's extra releases (TEMPLATE_MATRIX=render) leave these out.
     if common::render_only() {
@@ -173,7 +145,10 @@ fn run(
         .arg(browser_dir().join(script))
         .arg(name)
         .env("CHROMIUM", &tools.chromium)
-        .envs(env(projects))
+        .env(format!("{env_prefix}CROSS_APP_BIN"), &projects.cross.bin)
+        .env(format!("{env_prefix}CROSS_APP_DIR"), &projects.cross.dir)
+        .env(format!("{env_prefix}SAME_APP_BIN"), &projects.same.bin)
+        .env(format!("{env_prefix}SAME_APP_DIR"), &projects.same.dir)
         .output()
         .expect("node runs");
     let text = format!(
@@ -207,20 +182,24 @@ fn oidc_projects() -> &'static Projects {
 
 /// Generates `<prefix>-cross-app` and `<prefix>-same-app` into `folder`
 /// under the shared target directory, with `extra` answers, and builds them.
+/// A file that comes out as it was in the previous run is left untouched,
+/// so cargo rebuilds a project only when its generated sources changed.
 fn build_pair(folder: &str, prefix: &str, extra: &[(&str, &str)]) -> Projects {
     let root = shared_target_dir().join(folder);
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).expect("create project folder");
+    let fresh = root.join(".generated");
+    let _ = fs::remove_dir_all(&fresh);
+    fs::create_dir_all(&fresh).expect("create project folder");
     let template = template_copy();
     let build = |name: &str, defines: &[(&str, &str)]| {
         let defines: Vec<(&str, &str)> = defines.iter().chain(extra).copied().collect();
-        let output = generate(template.path(), &root, name, &defines);
+        let output = generate(template.path(), &fresh, name, &defines);
         assert!(
             output.status.success(),
             "generation failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         let dir = root.join(name);
+        update_changed_files(&fresh.join(name), &dir);
         cargo(&dir, &["build"]);
         let bin = shared_target_dir().join("debug").join(name);
         assert!(bin.is_file(), "no binary at {}", bin.display());
@@ -242,5 +221,25 @@ fn build_pair(folder: &str, prefix: &str, extra: &[(&str, &str)]) -> Projects {
                 ("public_origin", "http://localhost:8080"),
             ],
         ),
+    }
+}
+
+/// Makes `dir` hold exactly the files of `generated` (and the lock file
+/// cargo wrote there), copying only those whose content differs.
+fn update_changed_files(generated: &Path, dir: &Path) {
+    let wanted = files_below(generated);
+    if dir.is_dir() {
+        for old in files_below(dir) {
+            if !wanted.contains(&old) && old != Path::new("Cargo.lock") {
+                fs::remove_file(dir.join(&old)).expect("remove a file no longer generated");
+            }
+        }
+    }
+    for file in &wanted {
+        let (from, to) = (generated.join(file), dir.join(file));
+        if fs::read(&to).ok() != Some(fs::read(&from).expect("read generated file")) {
+            fs::create_dir_all(to.parent().expect("has parent")).expect("create dir");
+            fs::copy(&from, &to).expect("copy generated file");
+        }
     }
 }
