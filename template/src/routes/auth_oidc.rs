@@ -152,13 +152,14 @@ async fn callback(
     if let Some(iss) = &input.iss
         && iss != provider.issuer()
     {
-        tracing::warn!(iss = %iss, "sign-in answer from another issuer");
+        // Debug formatting: these come from the request, and must not forge log lines.
+        tracing::warn!(iss = ?iss, "sign-in answer from another issuer");
         return Err(invalid_token());
     }
     if let Some(error) = &input.error {
         tracing::info!(
-            error = %error,
-            description = input.error_description.as_deref().unwrap_or(""),
+            error = ?error,
+            description = ?input.error_description.as_deref().unwrap_or(""),
             "the provider refused the sign-in"
         );
         let shown = if is_error_code(error) {
