@@ -177,8 +177,8 @@ fn a_malformed_origin_is_asked_again_and_the_project_is_a_git_repository() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
     // `false` for cross_origin; a backend origin without its scheme, then a
-    // good one; the default stores.
-    let keys = format!("{}localhost:9090\rhttp://LOCALHOST:9090\r\r\r", answer_no());
+    // good one; the default stores and way of signing in.
+    let keys = format!("{}localhost:9090\rhttp://LOCALHOST:9090\r\r\r\r", answer_no());
     let output = generate_typing(template.path(), destination.path(), &keys);
     let screen = plain(&output.stdout);
     assert!(output.status.success(), "{screen}");
@@ -231,7 +231,7 @@ fn a_malformed_origin_is_asked_again_and_the_project_is_a_git_repository() {
 fn a_typed_answer_the_hook_refuses_stops_generation() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    let keys = format!("{}http://localhost:99999\r\r\r", answer_no());
+    let keys = format!("{}http://localhost:99999\r\r\r\r", answer_no());
     let output = generate_typing(template.path(), destination.path(), &keys);
     let screen = plain(&output.stdout);
     assert!(!output.status.success(), "{screen}");
