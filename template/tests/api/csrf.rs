@@ -3,7 +3,7 @@
 //! A `text/plain` POST needs no preflight, so a hostile page can send it with
 //! the victim's cookies. These requests carry the headers a browser sends.
 
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{AUTH_POSTS, error_code, spawn_app};
 use reqwest::StatusCode;
 
 const EVIL: &str = "https://evil.example";
@@ -11,7 +11,7 @@ const EVIL: &str = "https://evil.example";
 #[tokio::test]
 async fn cross_site_text_plain_post_is_refused() {
     let app = spawn_app().await;
-    for path in ["/api/auth/login", "/api/auth/signup", "/api/auth/logout"] {
+    for path in AUTH_POSTS {
         let response = app
             .client
             .post(app.url(path))

@@ -127,8 +127,7 @@ async fn every_method_sec_fetch_site_and_origin_combination() {
 #[tokio::test]
 async fn refusals_are_json_and_change_nothing() {
     let app = spawn_app().await;
-    let signup = app.signup("csrf@example.com", "a long passphrase").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
+    app.sign_in_as("csrf@example.com").await;
 
     // A forged logout from a hostile page: refused, and the session survives.
     let forged = app

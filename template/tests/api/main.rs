@@ -7,7 +7,9 @@
 
 mod helpers;
 
+{%- if auth == "password" %}
 mod auth;
+{%- endif %}
 mod cookie_policy;
 {%- if cross_origin %}
 mod cors;
@@ -15,14 +17,22 @@ mod cors;
 mod csrf;
 mod csrf_matrix;
 mod errors;
+{%- if auth == "password" %}
 mod hash_flood;
+{%- endif %}
 mod hostile_input;
 mod limits;
+{%- if auth == "password" %}
 mod login_timing;
+{%- endif %}
 {%- unless cross_origin %}
 mod no_cors;
 {%- endunless %}
 mod notes;
+{%- if auth == "oidc" %}
+mod oidc;
+mod oidc_hostile;
+{%- endif %}
 mod properties;
 mod restart;
 {%- if session_store == "database" %}
@@ -37,4 +47,6 @@ mod slow_clients;
 mod spa;
 {%- endunless %}
 mod startup;
+{%- if auth == "password" %}
 mod throttling;
+{%- endif %}

@@ -5,17 +5,22 @@
 #![allow(dead_code)] // some helpers serve only some answer combinations (CORS, shared stores)
 
 pub mod binary;
+{%- if auth == "oidc" %}
+pub mod provider;
+{%- endif %}
+pub mod sign_in;
 mod test_database;
 
 use std::{collections::HashMap, sync::Arc};
 
 use reqwest::{Client, Response, StatusCode, header::HeaderMap};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use axum::Router;
 use {{crate_name}}::{config::Config, routes, startup::Application, state::AppState};
 
+pub use sign_in::{AUTH_POSTS, LOGGED_OUT, OPEN_JSON_ROUTE};
 pub use test_database::TestDatabase;
 
 {% if cross_origin -%}
@@ -88,6 +93,7 @@ async fn spawn_instance_with_api(
     for (key, value) in overrides {
         env.insert((*key).into(), (*value).into());
     }
+    sign_in::complete_env(&mut env);
     let config =
         Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
     let app = Application::build_with_api(config, api)
@@ -180,22 +186,6 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
-    }
-
-    pub async fn signup(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/signup",
-            &json!({ "email": email, "password": password }),
-        )
-        .await
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/login",
-            &json!({ "email": email, "password": password }),
-        )
-        .await
     }
 
     pub async fn session(&self) -> Response {
