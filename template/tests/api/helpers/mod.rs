@@ -5,7 +5,9 @@
 #![allow(dead_code)] // some helpers serve only some answer combinations (CORS, shared stores)
 
 pub mod binary;
-{%- if auth == "oidc" %}
+{%- if auth == "password" %}
+mod password;
+{%- else %}
 pub mod provider;
 {%- endif %}
 pub mod sign_in;

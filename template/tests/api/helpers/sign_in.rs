@@ -1,6 +1,6 @@
 //! Signing in, for the many tests that need a signed-in user but are not
 //! about how one signs in: here with an email and a password (signup, or
-//! login when the account exists). Projects generated for OpenID Connect
+//! login when the account exists; `password.rs` has the raw requests). Projects generated for OpenID Connect
 //! get the same functions, signing in through a test provider instead, so
 //! those tests read the same whatever the project signs in with.
 
@@ -36,22 +36,6 @@ pub fn new_email() -> String {
 }
 
 impl TestApp {
-    pub async fn signup(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/signup",
-            &json!({ "email": email, "password": password }),
-        )
-        .await
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/login",
-            &json!({ "email": email, "password": password }),
-        )
-        .await
-    }
-
     /// Signs this browser in as the user with `email`, creating the account
     /// on first sign-in; returns the answer that signed in (its
     /// `Set-Cookie` carries the new session).
