@@ -11,10 +11,17 @@ use std::{net::SocketAddr, time::Duration};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 {% endif %}
 pub use crate::settings::ConfigError;
+{% if auth == "password" -%}
 use crate::{
     cookie_policy::CookiePolicy, database, deployment_shape, origin::Origin, rate_limit, server,
     session, session_store, settings::Env,
 };
+{%- else -%}
+use crate::{
+    cookie_policy::CookiePolicy, database, deployment_shape, oidc, origin::Origin, server, session,
+    session_store, settings::Env,
+};
+{%- endif %}
 
 /// Everything the application needs to start.
 #[derive(Clone, Debug)]
@@ -42,8 +49,14 @@ pub struct Config {
     pub cookie: CookiePolicy,
     /// `tracing` filter directives (`RUST_LOG`).
     pub log_filter: String,
+{%- if auth == "password" %}
     /// Login and signup throttling; read by `rate_limit.rs`.
     pub throttle: rate_limit::Settings,
+{%- else %}
+    /// The OpenID provider and this application's registration there; read
+    /// by `oidc.rs`.
+    pub oidc: oidc::Settings,
+{%- endif %}
     /// Longest a request may take, body upload included (`REQUEST_TIMEOUT_SECS`).
     pub request_timeout: Duration,
     /// Connection timeouts, the connection cap and the shutdown grace; read
@@ -115,6 +128,9 @@ impl Config {
             &env.var("COOKIE_SECURE", "auto").value,
             &env.var("COOKIE_SAME_SITE", "auto").value,
         )?;
+{%- if auth == "oidc" %}
+        let oidc = oidc::Settings::from_env(&env, &public_origin, &frontend_origins)?;
+{%- endif %}
 
         Ok(Self {
             bind_addr,
@@ -129,7 +145,11 @@ impl Config {
             session: session::Lifetime::from_env(&env)?,
             cookie,
             log_filter: env.var("RUST_LOG", "info,tower_http=info").value,
+{%- if auth == "password" %}
             throttle: rate_limit::Settings::from_env(&env)?,
+{%- else %}
+            oidc,
+{%- endif %}
             request_timeout: env.seconds("REQUEST_TIMEOUT_SECS", "30", 1..=3_600)?,
             server: server::Settings::from_env(&env)?,
         })
@@ -178,6 +198,11 @@ mod tests {
         let mut env: HashMap<String, String> = HashMap::new();
 {%- if cross_origin %}
         env.insert("FRONTEND_ORIGINS".into(), "http://localhost:5173".into());
+{%- endif %}
+{%- if auth == "oidc" %}
+        env.insert("OIDC_ISSUER_URL".into(), "https://login.example.com".into());
+        env.insert("OIDC_CLIENT_ID".into(), "app".into());
+        env.insert("OIDC_REDIRECT_URL".into(), "{% if cross_origin %}http://localhost:5173/{% else %}http://localhost:8080/{% endif %}".into());
 {%- endif %}
         for (k, v) in pairs {
             env.insert((*k).into(), (*v).into());
@@ -255,12 +280,22 @@ mod tests {
             ("SESSION_INACTIVITY_SECS", "soon"),
             ("COOKIE_SECURE", "yes"),
             ("COOKIE_SAME_SITE", "none"),
+{%- if auth == "password" %}
             ("AUTH_ATTEMPTS_PER_IP", "0"),
             ("AUTH_ATTEMPTS_PER_ACCOUNT", "lots"),
             ("AUTH_ATTEMPTS_WINDOW_SECS", "0"),
             ("TRUST_PROXY", "true"),
             ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
             ("TRUSTED_PROXIES", "0.0.0.0/0"),
+{%- else %}
+            ("OIDC_ISSUER_URL", ""),
+            ("OIDC_ISSUER_URL", "http://login.example.com"),
+            ("OIDC_CLIENT_ID", ""),
+            ("OIDC_REDIRECT_URL", "https://evil.example.net/"),
+            ("OIDC_SCOPES", "email"),
+            ("OIDC_LOGIN_TIMEOUT_SECS", "0"),
+            ("OIDC_HTTP_TIMEOUT_MS", "forever"),
+{%- endif %}
             ("REQUEST_TIMEOUT_SECS", "0"),
 {%- if cross_origin %}
             ("FRONTEND_ORIGINS", "*"),

@@ -4,8 +4,8 @@
 //! `main.rs` only wires these modules together; each module's opening comment
 //! says why it exists.
 
-pub mod allocator;
-pub mod config;
+{% if auth == "password" %}pub mod allocator;
+{% endif %}pub mod config;
 pub mod cookie_policy;
 {%- if cross_origin %}
 pub mod cors;
@@ -15,12 +15,19 @@ pub mod database;
 pub mod deployment_shape;
 pub mod error;
 pub mod extract;
+{%- if auth == "password" %}
 pub mod known_devices;
+{%- endif %}
 pub mod middleware;
 pub mod notes;
+{%- if auth == "oidc" %}
+pub mod oidc;
+{%- endif %}
 pub mod origin;
+{%- if auth == "password" %}
 pub mod password;
 pub mod rate_limit;
+{%- endif %}
 pub mod routes;
 pub mod server;
 pub mod session;

@@ -5,31 +5,47 @@
 //! first request is accepted. Tests build the same application on port 0, so
 //! what they exercise is exactly what `main` runs.
 
+{% if auth == "password" -%}
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+{%- else -%}
+use std::{future::Future, net::SocketAddr};
+{%- endif %}
 
 use anyhow::Context;
 use axum::Router;
 use tokio::net::{TcpListener, TcpSocket};
 
+{% if auth == "password" -%}
 use crate::{
     config::Config, database, middleware, password::Passwords, rate_limit, routes, server, session,
     session_store, state::AppState,
 };
+{%- else -%}
+use crate::{
+    config::Config, database, middleware, oidc::Provider, routes, server, session, session_store,
+    state::AppState,
+};
+{%- endif %}
 
 /// Connections the kernel queues while every `MAX_CONNECTIONS` slot is busy
 /// (see `server.rs`); the standard library's 128 makes a burst beyond that
 /// wait for SYN retries. The kernel caps it at `net.core.somaxconn`.
 const LISTEN_BACKLOG: u32 = 1024;
 
+{%- if auth == "password" %}
+
 /// How often the login throttle forgets clients whose allowance has refilled.
 const THROTTLE_CLEANUP: Duration = Duration::from_secs(60);
+{%- endif %}
 
 pub struct Application {
     listener: TcpListener,
     app: Router,
     state: AppState,
     server: server::Settings,
-    cleanup: Option<tokio::task::JoinHandle<()>>,
+    /// Tasks that run as long as the server: the session clean-up{% if auth == "oidc" %}, and
+    /// discovery of the identity provider while it cannot be reached{% endif %}.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -43,17 +59,27 @@ impl Application {
     pub async fn build_with_api(config: Config, api: Router<AppState>) -> anyhow::Result<Self> {
         let db = database::connect(&config.database).await?;
         let store = session_store::open(&config.session_store, &db).await?;
-        let cleanup = session_store::spawn_cleanup(&store);
+        let background: Vec<_> = session_store::spawn_cleanup(&store).into_iter().collect();
 
         let state = AppState {
             db,
             session_store: store.clone(),
             session_lifetime: config.session,
+{%- if auth == "password" %}
             passwords: Passwords::new().await?,
             throttle: Arc::new(rate_limit::AuthThrottle::new(config.throttle.clone())),
             cookie_policy: config.cookie.clone(),
         };
         rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
+{%- else %}
+            provider: Provider::new(config.oidc.clone())?,
+            cookie_policy: config.cookie.clone(),
+        };
+        // Serving starts even when the provider cannot be reached yet;
+        // sign-in answers 503 until discovery succeeds in the background.
+        let discovery = state.provider.discover_or_keep_trying().await;
+        let background: Vec<_> = background.into_iter().chain(discovery).collect();
+{%- endif %}
         let api = api.with_state(state.clone());
 {%- unless cross_origin %}
         // The built frontend, and index.html for its client-side routes.
@@ -80,7 +106,12 @@ impl Application {
             frontend_origins = ?config.frontend_origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
             deployment = %config.cookie.shape,
             cookie = %config.cookie,
+{%- if auth == "password" %}
             trusted_proxies = %config.throttle.trusted_proxies,
+{%- else %}
+            oidc_issuer = %config.oidc.issuer.as_str(),
+            oidc_ready = state.provider.is_ready(),
+{%- endif %}
             "listening"
         );
         Ok(Self {
@@ -88,7 +119,7 @@ impl Application {
             app,
             state,
             server: config.server,
-            cleanup,
+            background,
         })
     }
 
@@ -111,8 +142,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         server::serve(self.listener, self.app, self.server, shutdown).await;
-        if let Some(cleanup) = self.cleanup {
-            cleanup.abort();
+        for task in self.background {
+            task.abort();
         }
         Ok(())
     }

@@ -10,7 +10,11 @@ use std::time::Duration;
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 
+{% if auth == "password" -%}
 use crate::{database::Pool, session, session_store, state::AppState};
+{%- else -%}
+use crate::{database::Pool, oidc::Provider, session, session_store, state::AppState};
+{%- endif %}
 
 /// How long a readiness check waits for each dependency.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -28,15 +32,39 @@ async fn health() -> Json<Value> {
 async fn ready(
     State(db): State<Pool>,
     State(store): State<session_store::Store>,
+{%- if auth == "oidc" %}
+    State(provider): State<Provider>,
+{%- endif %}
 ) -> (StatusCode, Json<Value>) {
     let database = check(async { sqlx::query("SELECT 1").execute(&db).await.map(|_| ()) }).await;
     let session_store = check(session::ping(&store)).await;
+{%- if auth == "password" %}
     let checks = json!({ "database": database, "session_store": session_store });
     let down: Vec<&str> = [("database", database), ("session store", session_store)]
         .into_iter()
         .filter(|(_, state)| *state != "ok")
         .map(|(name, _)| name)
         .collect();
+{%- else %}
+    // The provider is not called here: discovery runs in the background
+    // (see `oidc.rs`), and this says whether it has succeeded.
+    let identity_provider = if provider.is_ready() { "ok" } else { "down" };
+    let checks = json!({
+        "database": database,
+        "session_store": session_store,
+        "identity_provider": identity_provider,
+    });
+    let provider_name = format!("identity provider {}", provider.issuer());
+    let down: Vec<&str> = [
+        ("database", database),
+        ("session store", session_store),
+        (provider_name.as_str(), identity_provider),
+    ]
+    .into_iter()
+    .filter(|(_, state)| *state != "ok")
+    .map(|(name, _)| name)
+    .collect();
+{%- endif %}
     if down.is_empty() {
         return (
             StatusCode::OK,

@@ -7,10 +7,8 @@
 
 mod helpers;
 
-{%- if auth == "password" %}
-mod auth;
-{%- endif %}
-mod cookie_policy;
+{% if auth == "password" %}mod auth;
+{% endif %}mod cookie_policy;
 {%- if cross_origin %}
 mod cors;
 {%- endif %}

@@ -1,0 +1,51 @@
+//! The users table: the only place that writes SQL about accounts.
+//!
+//! With a hosted login an account is whoever the provider says signed in:
+//! the pair (issuer, subject) from a validated ID token, never the email,
+//! which a provider may let its users change or may not verify. Email and
+//! name are copies refreshed at every sign-in, for display only.
+//!
+//! `User` is the row, not the API's answer: `routes/auth.rs` decides which
+//! fields a response shows, so a column added here reaches no client until
+//! a handler chooses to send it.
+
+use crate::database::Pool;
+
+/// An account.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// The account of (`issuer`, `subject`), created at its first sign-in, with
+/// `email` and `name` as the provider gives them now.
+pub async fn upsert_by_subject(
+    db: &Pool,
+    issuer: &str,
+    subject: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+) -> Result<User, sqlx::Error> {
+    // One statement, so two first sign-ins of the same person at once
+    // cannot create two accounts: the unique (issuer, subject) decides.
+    sqlx::query_as::<_, User>(
+        "INSERT INTO users (issuer, subject, email, name) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name \
+         RETURNING id, email, name",
+    )
+    .bind(issuer)
+    .bind(subject)
+    .bind(email)
+    .bind(name)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn find_by_id(db: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>("SELECT id, email, name FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
