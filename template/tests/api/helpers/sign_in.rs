@@ -29,6 +29,11 @@ pub const AUTH_POSTS: &[&str] = &["/api/auth/login", "/api/auth/signup", "/api/a
 /// Password projects need no settings beyond the defaults.
 pub fn complete_env(_env: &mut HashMap<String, String>) {}
 
+/// Nor does their binary.
+pub fn process_env(_settings: &[(&str, &str)]) -> Vec<(String, String)> {
+    Vec::new()
+}
+
 /// A fresh email each call, for a user no other part of the test knows.
 pub fn new_email() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);

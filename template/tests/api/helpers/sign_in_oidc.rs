@@ -65,31 +65,54 @@ pub fn shared_provider_issuer() -> &'static str {
     })
 }
 
+/// Whether the frontend is on another origin than the API (the answer
+/// given at generation).
+const CROSS_ORIGIN: bool = {{cross_origin}};
+
 /// Fills in the OpenID settings the test did not set: the shared provider,
-/// its client, and the frontend page as the redirect (the first frontend
-/// origin, or the backend's own origin when same-origin). An empty value
+/// its client, and the frontend page as the redirect (on the first frontend
+/// origin, or on the backend's own origin when same-origin). An empty value
 /// given by a test means "not set" (e.g. `OIDC_CLIENT_SECRET` for a public
 /// client).
 pub fn complete_env(env: &mut HashMap<String, String>) {
-    let page = match env.get("FRONTEND_ORIGINS") {
-        Some(origins) => origins
-            .split(',')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-        None => env.get("PUBLIC_ORIGIN").cloned().unwrap_or_default(),
-    } + "/";
+    let origins = if CROSS_ORIGIN {
+        env.get("FRONTEND_ORIGINS")
+    } else {
+        env.get("PUBLIC_ORIGIN")
+    };
+    let page = origins
+        .and_then(|origins| origins.split(',').map(str::trim).find(|o| !o.is_empty()))
+        .unwrap_or_default()
+        .to_owned()
+        + "/";
     let defaults = [
         ("OIDC_ISSUER_URL", shared_provider_issuer().to_owned()),
         ("OIDC_CLIENT_ID", CLIENT_ID.to_owned()),
         ("OIDC_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
-        ("OIDC_REDIRECT_URL", page),
+        ("OIDC_REDIRECT_URL", page.clone()),
+        ("OIDC_POST_LOGOUT_REDIRECT_URL", page),
     ];
     for (name, value) in defaults {
         env.entry(name.to_owned()).or_insert(value);
     }
     env.retain(|name, value| !(name.starts_with("OIDC_") && value.is_empty()));
+}
+
+/// The OpenID settings the project's binary needs on top of `settings` and
+/// its `.env` (whose origins are the generated defaults): `complete_env`'s,
+/// for a process.
+pub fn process_env(settings: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("PUBLIC_ORIGIN".to_owned(), "http://localhost:8080".to_owned()),
+        ("FRONTEND_ORIGINS".to_owned(), "http://localhost:5173".to_owned()),
+    ]);
+    for (name, value) in settings {
+        env.insert((*name).to_owned(), (*value).to_owned());
+    }
+    complete_env(&mut env);
+    env.into_iter()
+        .filter(|(name, _)| name.starts_with("OIDC_") && !settings.iter().any(|(set, _)| set == name))
+        .collect()
 }
 
 /// A client that does not follow redirects, as the test's eyes on the
