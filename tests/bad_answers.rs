@@ -245,13 +245,18 @@ fn a_non_boolean_cross_origin_answer_is_refused() {
     assert_at_most_an_empty_project_folder(destination.path(), "bad-answer");
 }
 
-/// A store that is not one of the choices is refused, naming the prompt and
-/// the value (by cargo-generate itself, or by hooks/validate.rhai where a
-/// release does not check `--define`s against `choices`).
+/// A store or way of signing in that is not one of the choices is refused,
+/// naming the prompt and the value (by cargo-generate itself, or by
+/// hooks/validate.rhai where a release does not check `--define`s against
+/// `choices`).
 #[test]
 fn an_unknown_store_is_refused() {
     let template = template_copy();
-    for (prompt, given) in [("database", "mysql"), ("session_store", "memcached")] {
+    for (prompt, given) in [
+        ("database", "mysql"),
+        ("session_store", "memcached"),
+        ("auth", "saml"),
+    ] {
         let destination = tempfile::tempdir().unwrap();
         let output = generate(
             template.path(),

@@ -44,9 +44,9 @@ fn generate_typing(template: &Path, destination: &Path, keys: &str) -> Output {
 fn accepting_every_default_gives_a_cross_origin_project() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    // Enter five times: cross_origin (true), public_origin, database
-    // (sqlite), session_store (database), frontend_origin.
-    let output = generate_typing(template.path(), destination.path(), "\r\r\r\r\r");
+    // Enter six times: cross_origin (true), public_origin, database
+    // (sqlite), session_store (database), auth (password), frontend_origin.
+    let output = generate_typing(template.path(), destination.path(), "\r\r\r\r\r\r");
     let screen = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{screen}");
     assert!(screen.contains(
@@ -63,17 +63,20 @@ fn accepting_every_default_gives_a_cross_origin_project() {
     );
     assert!(env.contains("DATABASE_URL=sqlite://"), "{env}");
     assert!(!env.contains("REDIS_URL"), "{env}");
+    assert!(env.contains("AUTH_ATTEMPTS_PER_IP="), "{env}");
+    assert!(!env.contains("OIDC_"), "{env}");
 }
 
 #[test]
 fn the_store_menus_pick_postgres_and_redis() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    // Defaults for the origins; Down then Enter at each store menu.
+    // Defaults for the origins; Down then Enter at each store menu; the
+    // default (password) at the auth menu.
     let output = generate_typing(
         template.path(),
         destination.path(),
-        "\r\r\x1b[B\r\x1b[B\r\r",
+        "\r\r\x1b[B\r\x1b[B\r\r\r",
     );
     let screen = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{screen}");
@@ -87,6 +90,33 @@ fn the_store_menus_pick_postgres_and_redis() {
     assert!(env.contains("REDIS_URL=redis://127.0.0.1:6379\n"), "{env}");
     let store = std::fs::read_to_string(project.join("src/session_store.rs")).unwrap();
     assert!(store.contains("RedisStore"), "{store}");
+}
+
+#[test]
+fn the_auth_menu_picks_a_hosted_login() {
+    let template = template_copy();
+    let destination = tempfile::tempdir().unwrap();
+    // Defaults up to the auth menu, Down then Enter there, then the default
+    // frontend origin.
+    let output = generate_typing(
+        template.path(),
+        destination.path(),
+        "\r\r\r\r\x1b[B\r\r",
+    );
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    assert!(screen.contains("How users sign in"), "{screen}");
+    let project = destination.path().join("typed-app");
+    let env = std::fs::read_to_string(project.join(".env")).unwrap();
+    assert!(
+        env.contains("OIDC_REDIRECT_URL=http://localhost:5173/\n"),
+        "{env}"
+    );
+    assert!(!env.contains("AUTH_ATTEMPTS"), "{env}");
+    assert!(project.join("src/oidc.rs").is_file());
+    assert!(!project.join("src/password.rs").exists());
+    let auth = std::fs::read_to_string(project.join("src/routes/auth.rs")).unwrap();
+    assert!(auth.contains("/api/auth/oidc/callback"), "{auth}");
 }
 
 /// The keys that answer `false` to the `cross_origin` question: cargo-generate
@@ -147,8 +177,8 @@ fn a_malformed_origin_is_asked_again_and_the_project_is_a_git_repository() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
     // `false` for cross_origin; a backend origin without its scheme, then a
-    // good one; the default stores.
-    let keys = format!("{}localhost:9090\rhttp://LOCALHOST:9090\r\r\r", answer_no());
+    // good one; the default stores and way of signing in.
+    let keys = format!("{}localhost:9090\rhttp://LOCALHOST:9090\r\r\r\r", answer_no());
     let output = generate_typing(template.path(), destination.path(), &keys);
     let screen = plain(&output.stdout);
     assert!(output.status.success(), "{screen}");
@@ -201,7 +231,7 @@ fn a_malformed_origin_is_asked_again_and_the_project_is_a_git_repository() {
 fn a_typed_answer_the_hook_refuses_stops_generation() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    let keys = format!("{}http://localhost:99999\r\r\r", answer_no());
+    let keys = format!("{}http://localhost:99999\r\r\r\r", answer_no());
     let output = generate_typing(template.path(), destination.path(), &keys);
     let screen = plain(&output.stdout);
     assert!(!output.status.success(), "{screen}");

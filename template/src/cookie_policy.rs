@@ -174,7 +174,7 @@ impl CookiePolicy {
         })
     }
 
-    /// The name of the device cookie (see `known_devices.rs`), prefixed like
+{% if auth == "password" %}    /// The name of the device cookie (see `known_devices.rs`), prefixed like
     /// the session cookie's.
     pub fn device_cookie_name(&self) -> &'static str {
         if self.secure {
@@ -198,7 +198,7 @@ impl CookiePolicy {
         cookie
     }
 
-    /// Gives `cookie` exactly this policy's attributes, keeping its value and
+{% endif %}    /// Gives `cookie` exactly this policy's attributes, keeping its value and
     /// lifetime (`Max-Age`, `Expires`).
     fn apply(&self, cookie: &mut Cookie<'_>) {
         cookie.set_path("/");

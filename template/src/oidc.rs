@@ -268,6 +268,15 @@ pub enum OidcError {
     InvalidToken(String),
 }
 
+impl OidcError {
+    /// What went wrong, without the summary of the variant.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Unavailable(reason) | Self::InvalidToken(reason) => reason,
+        }
+    }
+}
+
 /// The client configured from the provider's discovery document.
 type Client = CoreClient<
     EndpointSet,
@@ -375,7 +384,7 @@ impl Provider {
             Err(err) => {
                 tracing::warn!(
                     issuer = self.issuer(),
-                    error = %err,
+                    error = err.reason(),
                     retry_in_secs = FIRST_RETRY.as_secs(),
                     "identity provider discovery failed; serving anyway, sign-in answers 503 until it succeeds"
                 );
@@ -389,7 +398,7 @@ impl Provider {
                             Ok(()) => return,
                             Err(err) => tracing::warn!(
                                 issuer = provider.issuer(),
-                                error = %err,
+                                error = err.reason(),
                                 retry_in_secs = wait.as_secs(),
                                 "identity provider discovery failed"
                             ),

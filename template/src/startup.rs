@@ -73,7 +73,6 @@ impl Application {
         rate_limit::spawn_forget_idle(&state.throttle, THROTTLE_CLEANUP);
 {%- else %}
             provider: Provider::new(config.oidc.clone())?,
-            cookie_policy: config.cookie.clone(),
         };
         // Serving starts even when the provider cannot be reached yet;
         // sign-in answers 503 until discovery succeeds in the background.

@@ -19,7 +19,7 @@ use crate::{
 {%- else -%}
 use axum::extract::FromRef;
 
-use crate::{cookie_policy::CookiePolicy, database::Pool, oidc::Provider, session, session_store};
+use crate::{database::Pool, oidc::Provider, session, session_store};
 {%- endif %}
 
 #[derive(Clone, FromRef)]
@@ -41,7 +41,5 @@ pub struct AppState {
 {%- else %}
     /// The OpenID provider: its discovery document, keys and HTTP client.
     pub provider: Provider,
-    /// The session cookie's attributes.
-    pub cookie_policy: CookiePolicy,
 {%- endif %}
 }

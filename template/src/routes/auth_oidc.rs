@@ -18,7 +18,10 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tower_sessions::{Session, cookie::time::OffsetDateTime};
+use tower_sessions::{
+    Expiry, Session,
+    cookie::time::{self, OffsetDateTime},
+};
 
 use crate::{
     database::Pool,
@@ -76,6 +79,7 @@ struct StartRequest {
 
 async fn start(
     State(provider): State<Provider>,
+    State(lifetime): State<session::Lifetime>,
     session: Session,
     Json(input): Json<StartRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -86,6 +90,15 @@ async fn start(
     let (url, pending) = provider
         .start(return_to, now())
         .map_err(|err| oidc_error(&provider, err))?;
+    // A browser that is not signed in gets a session only for this sign-in:
+    // if it never comes back, the record expires with the sign-in rather
+    // than after SESSION_INACTIVITY_SECS, so anonymous calls cannot pile up
+    // long-lived records.
+    if session::user_id(&session, lifetime).await?.is_none() {
+        session.set_expiry(Some(Expiry::OnInactivity(seconds(
+            provider.settings().login_timeout,
+        ))));
+    }
     // Replaces a sign-in started earlier in this browser.
     session.insert(PENDING_KEY, pending).await?;
     Ok(axum::Json(json!({ "authorization_url": url.as_str() })))
@@ -105,6 +118,7 @@ struct Callback {
 async fn callback(
     State(provider): State<Provider>,
     State(db): State<Pool>,
+    State(lifetime): State<session::Lifetime>,
     session: Session,
     Json(input): Json<Callback>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -138,13 +152,14 @@ async fn callback(
     if let Some(iss) = &input.iss
         && iss != provider.issuer()
     {
-        tracing::warn!(iss = %iss, "sign-in answer from another issuer");
+        // Debug formatting: these come from the request, and must not forge log lines.
+        tracing::warn!(iss = ?iss, "sign-in answer from another issuer");
         return Err(invalid_token());
     }
     if let Some(error) = &input.error {
         tracing::info!(
-            error = %error,
-            description = input.error_description.as_deref().unwrap_or(""),
+            error = ?error,
+            description = ?input.error_description.as_deref().unwrap_or(""),
             "the provider refused the sign-in"
         );
         let shown = if is_error_code(error) {
@@ -176,6 +191,8 @@ async fn callback(
     )
     .await?;
     session::sign_in(&session, user.id).await?;
+    // Back to the usual idle timeout (see `start`).
+    session.set_expiry(Some(Expiry::OnInactivity(seconds(lifetime.inactivity))));
     session.insert(ID_TOKEN_KEY, identity.id_token).await?;
     tracing::info!(user_id = user.id, "signed in through the identity provider");
     Ok(axum::Json(json!({
@@ -265,6 +282,10 @@ fn same_secret(given: &str, expected: &str) -> bool {
             .zip(expected.bytes())
             .fold(0u8, |diff, (a, b)| diff | (a ^ b))
             == 0
+}
+
+fn seconds(duration: std::time::Duration) -> time::Duration {
+    time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn now() -> i64 {
