@@ -202,11 +202,22 @@ mod tests {
 {%- if auth == "oidc" %}
         env.insert("OIDC_ISSUER_URL".into(), "https://login.example.com".into());
         env.insert("OIDC_CLIENT_ID".into(), "app".into());
-        env.insert("OIDC_REDIRECT_URL".into(), "{% if cross_origin %}http://localhost:5173/{% else %}http://localhost:8080/{% endif %}".into());
 {%- endif %}
         for (k, v) in pairs {
             env.insert((*k).into(), (*v).into());
         }
+{%- if auth == "oidc" %}
+        // Unless the test sets one, the redirect is a page of the frontend
+        // origin the test configures.
+        if !env.contains_key("OIDC_REDIRECT_URL") {
+            let origins = env
+                .get("{% if cross_origin %}FRONTEND_ORIGINS{% else %}PUBLIC_ORIGIN{% endif %}")
+                .cloned()
+                .unwrap_or_else(|| "http://localhost:8080".into());
+            let first = origins.split(',').next().unwrap_or_default().trim();
+            env.insert("OIDC_REDIRECT_URL".into(), format!("{first}/"));
+        }
+{%- endif %}
         Config::from_lookup(|name| env.get(name).cloned())
     }
 
