@@ -78,10 +78,10 @@ const VARIABLES: &[&str] = &[
     "AUTH_ATTEMPTS_PER_IP",
     "AUTH_ATTEMPTS_PER_ACCOUNT",
     "AUTH_ATTEMPTS_WINDOW_SECS",
-{%- endif %}
     "TRUSTED_PROXIES",
     // No longer used: read only to refuse a value that trusted every peer.
     "TRUST_PROXY",
+{%- endif %}
     "REQUEST_TIMEOUT_SECS",
 {%- if auth == "oidc" %}
     "OIDC_ISSUER_URL",
