@@ -198,6 +198,23 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         r#","password":"a long passphrase"}"#,
     ]
     .concat();
+{%- else %}
+    // Under a field the callback ignores: skipped without recursing; this
+    // browser started no sign-in, so the answer is refused as such.
+    let deeply_nested = [
+        r#"{"ignored":"#,
+        &"[".repeat(10_000),
+        &"]".repeat(10_000),
+        r#","code":"c","state":"s"}"#,
+    ]
+    .concat();
+    let nested_state = [
+        r#"{"code":"c","state":"#,
+        &"[".repeat(10_000),
+        &"]".repeat(10_000),
+        "}",
+    ]
+    .concat();
 {%- endif %}
     let long = "a".repeat(32 * 1024);
     let too_large = vec![b'x'; 1024 * 1024];
@@ -302,6 +319,48 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         case(
             "duplicated JSON keys",
             login(br#"{"email":"a@example.com","email":"b@example.com","password":"12345678"}"#),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+{%- else %}
+        case(
+            "deeply nested JSON (10 000 levels) in an ignored field",
+            login(deeply_nested.as_bytes()),
+            S::BAD_REQUEST,
+        ),
+        case(
+            "deeply nested JSON (10 000 levels) as the state",
+            login(nested_state.as_bytes()),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case(
+            "JSON array of numbers",
+            login(b"[1,2,3]"),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case("JSON null", login(b"null"), S::UNPROCESSABLE_ENTITY),
+        case(
+            "wrong field types",
+            login(br#"{"code":1,"state":true}"#),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case(
+            "duplicated JSON keys",
+            login(br#"{"code":"a","state":"s","state":"t"}"#),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case(
+            "32 KiB state, no sign-in started",
+            login(&json!({ "code": "c", "state": long }).to_string().into_bytes()),
+            S::BAD_REQUEST,
+        ),
+        case(
+            "NUL and escapes in the error, no sign-in started",
+            login(br#"{"error":"access_denied\u0000\u001b[31m","state":"s"}"#),
+            S::BAD_REQUEST,
+        ),
+        case(
+            "start with a non-string return_to",
+            post_json("/api/auth/oidc/start", br#"{"return_to":["/"]}"#),
             S::UNPROCESSABLE_ENTITY,
         ),
 {%- endif %}
