@@ -75,10 +75,14 @@ const CROSS_ORIGIN: bool = {{cross_origin}};
 /// given by a test means "not set" (e.g. `OIDC_CLIENT_SECRET` for a public
 /// client).
 pub fn complete_env(env: &mut HashMap<String, String>) {
+    // PUBLIC_ORIGIN has a default; FRONTEND_ORIGINS (cross-origin) has none.
     let origins = if CROSS_ORIGIN {
-        env.get("FRONTEND_ORIGINS")
+        env.get("FRONTEND_ORIGINS").map(String::as_str)
     } else {
-        env.get("PUBLIC_ORIGIN")
+        Some(
+            env.get("PUBLIC_ORIGIN")
+                .map_or("http://localhost:8080", String::as_str),
+        )
     };
     let page = origins
         .and_then(|origins| origins.split(',').map(str::trim).find(|o| !o.is_empty()))
