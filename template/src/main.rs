@@ -8,8 +8,7 @@ use {{crate_name}}::{config::Config, shutdown, startup::Application, telemetry};
 async fn main() -> ExitCode {
 {%- if auth == "password" %}
     {{crate_name}}::allocator::return_large_blocks_to_the_os();
-{%- endif %}
-
+{% endif %}
     // Variables already in the environment win over `.env`; a missing file is fine.
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()

@@ -669,7 +669,15 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::{
+        collections::HashMap,
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpListener,
+    };
 
     use super::*;
 
@@ -749,5 +757,95 @@ mod tests {
         ] {
             assert_eq!(settings(&[(var, value)]).unwrap_err().var, var);
         }
+    }
+
+    /// A server on loopback that answers every request with `response`
+    /// (raw HTTP), or holds the connection open without answering when it
+    /// is `None`. Returns its origin and how many connections it accepted.
+    async fn serve(response: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let response = response.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    match response {
+                        Some(bytes) => {
+                            let _ = socket.write_all(&bytes).await;
+                            let _ = socket.shutdown().await;
+                        }
+                        None => tokio::time::sleep(Duration::from_secs(60)).await,
+                    }
+                });
+            }
+        });
+        (origin, hits)
+    }
+
+    fn provider_at(issuer: &str, timeout_ms: &str) -> Provider {
+        Provider::new(
+            settings(&[
+                ("OIDC_ISSUER_URL", issuer),
+                ("OIDC_HTTP_TIMEOUT_MS", timeout_ms),
+            ])
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_redirect_from_the_provider_is_not_followed() {
+        let document =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        let (elsewhere, visits) = serve(Some(document.to_vec())).await;
+        let redirect = format!(
+            "HTTP/1.1 302 Found\r\nlocation: {elsewhere}/.well-known/openid-configuration\r\n\
+             content-length: 0\r\n\r\n"
+        );
+        let (issuer, _) = serve(Some(redirect.into_bytes())).await;
+        let provider = provider_at(&issuer, "2000");
+        let err = provider.discover().await.unwrap_err();
+        assert!(matches!(err, OidcError::Unavailable(_)), "{err}");
+        assert_eq!(
+            visits.load(Ordering::SeqCst),
+            0,
+            "the redirect was followed"
+        );
+        assert!(!provider.is_ready());
+        assert!(matches!(
+            provider.start("/".into(), 0),
+            Err(OidcError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused() {
+        let size = MAX_RESPONSE_BYTES + 1;
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n"
+        )
+        .into_bytes();
+        response.resize(response.len() + size, b' ');
+        let (issuer, _) = serve(Some(response)).await;
+        let err = provider_at(&issuer, "5000").discover().await.unwrap_err();
+        assert!(err.reason().contains("larger than 1 MiB"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_never_answers_times_out() {
+        let (issuer, _) = serve(None).await;
+        let started = Instant::now();
+        let err = provider_at(&issuer, "300").discover().await.unwrap_err();
+        assert!(matches!(err, OidcError::Unavailable(_)), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
