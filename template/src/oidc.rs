@@ -6,9 +6,10 @@
 //! page relays the answer to the API, and the backend exchanges the code
 //! and validates the ID token itself (`routes/auth.rs` keeps what it needs
 //! in the session). The protocol is the `openidconnect` crate's; this module
-//! owns the settings, the HTTP client that talks to the provider, and the
-//! provider's discovery document and keys, which can change or be
-//! unreachable while the server runs:
+//! owns the provider's discovery document and keys, which can change or be
+//! unreachable while the server runs (the `OIDC_*` settings are in
+//! `oidc/settings.rs`, the HTTP client that talks to the provider in
+//! `oidc/http_client.rs`):
 //!
 //! - discovery runs at start-up; if the provider cannot be reached the server
 //!   starts anyway and keeps trying in the background (backoff up to
@@ -23,29 +24,26 @@
 //!   total timeouts, and refuses answers over [`MAX_RESPONSE_BYTES`]. Any
 //!   misbehaviour of the provider ends in a 503 or a 401, never a 500.
 
+mod http_client;
+mod settings;
+
 use std::{
-    future::Future,
-    pin::Pin,
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
 use openidconnect::{
-    AsyncHttpClient, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl,
-    JsonWebKeySet, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse,
+    AuthenticationFlow, AuthorizationCode, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, JsonWebKeySet, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    ProviderMetadataWithLogout, RequestTokenError, TokenResponse,
     core::{CoreClient, CoreIdToken, CoreJwsSigningAlgorithm, CoreResponseType},
-    http,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::{
-    origin::Origin,
-    settings::{ConfigError, Env},
-};
+use http_client::ProviderHttp;
+pub use http_client::{HttpError, MAX_RESPONSE_BYTES};
+pub use settings::Settings;
 
 /// Longest wait between two discovery attempts while the provider is down.
 pub const MAX_RETRY: Duration = Duration::from_secs(30);
@@ -53,10 +51,6 @@ pub const MAX_RETRY: Duration = Duration::from_secs(30);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// At most one fetch of the provider's keys per this interval.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
-/// Largest answer accepted from the provider (discovery, keys, tokens).
-pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-/// Longest wait for a TCP (and TLS) connection to the provider.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// ID token signature algorithms accepted: the asymmetric ones, whose keys
 /// come from the provider's key set. Never `none`, and no HMAC algorithm
@@ -72,188 +66,6 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::EcdsaP384Sha384,
     CoreJwsSigningAlgorithm::EdDsa,
 ];
-
-/// The provider and this application's registration at it.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The provider's issuer identifier (`OIDC_ISSUER_URL`).
-    pub issuer: IssuerUrl,
-    /// This application's id at the provider (`OIDC_CLIENT_ID`).
-    pub client_id: ClientId,
-    /// Set for a confidential client (`OIDC_CLIENT_SECRET`); without it this
-    /// is a public client, protected by PKCE alone.
-    pub client_secret: Option<ClientSecret>,
-    /// The frontend page the provider sends the browser back to
-    /// (`OIDC_REDIRECT_URL`).
-    pub redirect_url: RedirectUrl,
-    /// Scopes asked for besides `openid` (`OIDC_SCOPES`).
-    pub scopes: Vec<Scope>,
-    /// Where the provider sends the browser after logging out there
-    /// (`OIDC_POST_LOGOUT_REDIRECT_URL`).
-    pub post_logout_redirect_url: Option<PostLogoutRedirectUrl>,
-    /// How long a started sign-in stays valid (`OIDC_LOGIN_TIMEOUT_SECS`).
-    pub login_timeout: Duration,
-    /// Longest a request to the provider may take (`OIDC_HTTP_TIMEOUT_MS`).
-    pub http_timeout: Duration,
-}
-
-impl Settings {
-    /// Reads the `OIDC_*` variables. The redirect URL must be a page of a
-    /// frontend allowed to call this API (`frontend_origins`), or of this
-    /// backend when it serves the frontend itself (`frontend_origins` empty).
-    pub fn from_env(
-        env: &Env,
-        public_origin: &Origin,
-        frontend_origins: &[Origin],
-    ) -> Result<Self, ConfigError> {
-        let issuer = env.var("OIDC_ISSUER_URL", "").parse_with(
-            parse_issuer,
-            "set it to the provider's issuer URL, exactly as its discovery document \
-             (/.well-known/openid-configuration) gives `issuer`, e.g. https://login.example.com",
-        )?;
-        let client_id = env.var("OIDC_CLIENT_ID", "").parse_with(
-            |v| {
-                if v.is_empty() {
-                    Err("not set".to_owned())
-                } else {
-                    Ok(ClientId::new(v.to_owned()))
-                }
-            },
-            "set it to the client id the provider gave this application when it was registered",
-        )?;
-        let secret = env.var("OIDC_CLIENT_SECRET", "").value;
-        let secret = secret.trim();
-        let client_secret = (!secret.is_empty()).then(|| ClientSecret::new(secret.to_owned()));
-
-        let allowed: Vec<&Origin> = if frontend_origins.is_empty() {
-            vec![public_origin]
-        } else {
-            frontend_origins.iter().collect()
-        };
-        let allowed_list = allowed
-            .iter()
-            .map(|o| o.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let redirect = env.var("OIDC_REDIRECT_URL", "");
-        let redirect_url = redirect.parse_with(
-            |v| parse_redirect(v, &allowed),
-            &format!(
-                "use the frontend page that relays the provider's answer to the API, on {} \
-                 (e.g. {}/), and register the same URL at the provider",
-                allowed_list,
-                allowed[0].as_str()
-            ),
-        )?;
-        let scopes = env.var("OIDC_SCOPES", "openid email profile").parse_with(
-            parse_scopes,
-            "list the scopes separated by spaces, including openid, e.g. openid email profile",
-        )?;
-        let post_logout_redirect_url = env.var("OIDC_POST_LOGOUT_REDIRECT_URL", "").parse_with(
-            |v| {
-                if v.is_empty() {
-                    return Ok(None);
-                }
-                let url = parse_http_url(v)?;
-                Ok(Some(PostLogoutRedirectUrl::from_url(url)))
-            },
-            "use the absolute URL of the page the provider should show after logging out \
-                 (registered at the provider too), or leave it empty",
-        )?;
-        Ok(Self {
-            issuer,
-            client_id,
-            client_secret,
-            redirect_url,
-            scopes,
-            post_logout_redirect_url,
-            login_timeout: env.seconds("OIDC_LOGIN_TIMEOUT_SECS", "600", 1..=3_600)?,
-            http_timeout: env.millis("OIDC_HTTP_TIMEOUT_MS", "5000", 100..=60_000)?,
-        })
-    }
-}
-
-/// An https URL, or http on this machine (development providers).
-fn parse_issuer(value: &str) -> Result<IssuerUrl, String> {
-    if value.is_empty() {
-        return Err("not set".to_owned());
-    }
-    let url = parse_http_url(value)?;
-    if url.scheme() == "http" && !is_loopback(&url) {
-        return Err("plain http is allowed only for a provider on this machine \
-                    (localhost, 127.0.0.0/8, ::1)"
-            .to_owned());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("an issuer has no query or fragment".to_owned());
-    }
-    // The string as given: discovery compares it byte for byte with the
-    // `issuer` of the provider's document, trailing slash included.
-    IssuerUrl::new(value.to_owned()).map_err(|e| e.to_string())
-}
-
-fn parse_redirect(value: &str, allowed: &[&Origin]) -> Result<RedirectUrl, String> {
-    if value.is_empty() {
-        return Err("not set".to_owned());
-    }
-    let url = parse_http_url(value)?;
-    if url.fragment().is_some() {
-        return Err("a redirect URL has no fragment".to_owned());
-    }
-    let origin = Origin::parse(&url.origin().ascii_serialization())?;
-    if !allowed.iter().any(|o| **o == origin) {
-        return Err(format!(
-            "its origin {origin} is not one whose pages may call this API, so the page could \
-             not relay the provider's answer with the session cookie"
-        ));
-    }
-    Ok(RedirectUrl::from_url(url))
-}
-
-fn parse_scopes(value: &str) -> Result<Vec<Scope>, String> {
-    let all: Vec<&str> = value.split_whitespace().collect();
-    if !all.contains(&"openid") {
-        return Err("`openid` is missing, without which the provider sends no ID token".to_owned());
-    }
-    let mut scopes: Vec<Scope> = Vec::new();
-    // `openid` is added by the client library itself.
-    for scope in all.into_iter().filter(|s| *s != "openid") {
-        if !scope
-            .chars()
-            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
-        {
-            return Err(format!("{scope:?} is not a valid scope"));
-        }
-        if !scopes.iter().any(|s| s.as_str() == scope) {
-            scopes.push(Scope::new(scope.to_owned()));
-        }
-    }
-    Ok(scopes)
-}
-
-/// An absolute http(s) URL without credentials.
-fn parse_http_url(value: &str) -> Result<Url, String> {
-    let url = Url::parse(value).map_err(|e| format!("not an absolute URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("the scheme must be https (or http on this machine)".to_owned());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("contains credentials (user@)".to_owned());
-    }
-    if url.host().is_none() {
-        return Err("has no host".to_owned());
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
 
 /// Why a sign-in could not go on. Each becomes its own JSON answer (see
 /// `routes/auth.rs`); the details are logged, not sent.
@@ -332,15 +144,10 @@ struct Inner {
 
 impl Provider {
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.http_timeout.min(MAX_CONNECT_TIMEOUT))
-            .timeout(settings.http_timeout)
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for the provider: {e}"))?;
+        let http = ProviderHttp::new(settings.http_timeout)?;
         Ok(Self(Arc::new(Inner {
             settings,
-            http: ProviderHttp(client),
+            http,
             discovered: RwLock::new(None),
             last_key_refresh: tokio::sync::Mutex::new(None),
         })))
@@ -629,223 +436,4 @@ fn describe(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The HTTP client `openidconnect` sends its requests through.
-struct ProviderHttp(reqwest::Client);
-
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error("request to the provider failed")]
-    Request(#[from] reqwest::Error),
-    #[error("the provider's answer is larger than 1 MiB")]
-    TooLarge,
-    #[error("the provider's answer is not valid HTTP")]
-    Http(#[from] http::Error),
-}
-
-impl<'c> AsyncHttpClient<'c> for ProviderHttp {
-    type Error = HttpError;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
-
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let mut response = self.0.execute(request.try_into()?).await?;
-            let mut answer = http::Response::builder().status(response.status());
-            for (name, value) in response.headers() {
-                answer = answer.header(name, value);
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await? {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(HttpError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(answer.body(body)?)
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::{
-        collections::HashMap,
-        sync::atomic::{AtomicUsize, Ordering},
-    };
-
-    use tokio::{
-        io::{AsyncReadExt, AsyncWriteExt},
-        net::TcpListener,
-    };
-
-    use super::*;
-
-    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let mut vars: HashMap<String, String> = HashMap::from([
-            ("OIDC_ISSUER_URL".into(), "https://login.example.com".into()),
-            ("OIDC_CLIENT_ID".into(), "app".into()),
-            (
-                "OIDC_REDIRECT_URL".into(),
-                "https://app.example.com/".into(),
-            ),
-        ]);
-        for (k, v) in pairs {
-            vars.insert((*k).into(), (*v).into());
-        }
-        let lookup = |name: &str| vars.get(name).cloned();
-        let env = Env::new(&lookup);
-        let public = Origin::parse("https://api.example.com").unwrap();
-        let frontends = [Origin::parse("https://app.example.com").unwrap()];
-        Settings::from_env(&env, &public, &frontends)
-    }
-
-    #[test]
-    fn defaults_ask_for_openid_email_and_profile() {
-        let settings = settings(&[]).unwrap();
-        let scopes: Vec<&str> = settings.scopes.iter().map(|s| s.as_str()).collect();
-        assert_eq!(scopes, ["email", "profile"]);
-        assert!(settings.client_secret.is_none());
-        assert_eq!(settings.login_timeout, Duration::from_secs(600));
-    }
-
-    #[test]
-    fn http_issuers_are_allowed_on_loopback_only() {
-        for ok in [
-            "http://localhost:3000",
-            "http://127.0.0.1:9",
-            "http://[::1]:3000/realm",
-        ] {
-            settings(&[("OIDC_ISSUER_URL", ok)]).expect(ok);
-        }
-        for bad in [
-            "http://login.example.com",
-            "ftp://localhost",
-            "login.example.com",
-            "",
-        ] {
-            let err = settings(&[("OIDC_ISSUER_URL", bad)]).expect_err(bad);
-            assert_eq!(err.var, "OIDC_ISSUER_URL");
-        }
-    }
-
-    #[test]
-    fn the_redirect_must_be_a_page_of_an_allowed_frontend() {
-        settings(&[("OIDC_REDIRECT_URL", "https://app.example.com/auth/callback")]).unwrap();
-        for bad in [
-            "https://evil.example.net/",
-            "https://api.example.com/",
-            "http://app.example.com/",
-            "/relative",
-            "https://app.example.com/#x",
-        ] {
-            let err = settings(&[("OIDC_REDIRECT_URL", bad)]).expect_err(bad);
-            assert_eq!(err.var, "OIDC_REDIRECT_URL", "{err}");
-            assert!(err.to_string().contains("Fix: "), "{err}");
-        }
-    }
-
-    #[test]
-    fn scopes_must_include_openid_and_timeouts_stay_in_range() {
-        let err = settings(&[("OIDC_SCOPES", "email profile")]).unwrap_err();
-        assert_eq!(err.var, "OIDC_SCOPES");
-        for (var, value) in [
-            ("OIDC_LOGIN_TIMEOUT_SECS", "0"),
-            ("OIDC_LOGIN_TIMEOUT_SECS", "3601"),
-            ("OIDC_HTTP_TIMEOUT_MS", "10"),
-            ("OIDC_POST_LOGOUT_REDIRECT_URL", "not a url"),
-        ] {
-            assert_eq!(settings(&[(var, value)]).unwrap_err().var, var);
-        }
-    }
-
-    /// A server on loopback that answers every request with `response`
-    /// (raw HTTP), or holds the connection open without answering when it
-    /// is `None`. Returns its origin and how many connections it accepted.
-    async fn serve(response: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&hits);
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let response = response.clone();
-                tokio::spawn(async move {
-                    let mut request = [0u8; 4096];
-                    let _ = socket.read(&mut request).await;
-                    match response {
-                        Some(bytes) => {
-                            let _ = socket.write_all(&bytes).await;
-                            let _ = socket.shutdown().await;
-                        }
-                        None => tokio::time::sleep(Duration::from_secs(60)).await,
-                    }
-                });
-            }
-        });
-        (origin, hits)
-    }
-
-    fn provider_at(issuer: &str, timeout_ms: &str) -> Provider {
-        Provider::new(
-            settings(&[
-                ("OIDC_ISSUER_URL", issuer),
-                ("OIDC_HTTP_TIMEOUT_MS", timeout_ms),
-            ])
-            .unwrap(),
-        )
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_redirect_from_the_provider_is_not_followed() {
-        let document =
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-        let (elsewhere, visits) = serve(Some(document.to_vec())).await;
-        let redirect = format!(
-            "HTTP/1.1 302 Found\r\nlocation: {elsewhere}/.well-known/openid-configuration\r\n\
-             content-length: 0\r\n\r\n"
-        );
-        let (issuer, _) = serve(Some(redirect.into_bytes())).await;
-        let provider = provider_at(&issuer, "2000");
-        let err = provider.discover().await.unwrap_err();
-        assert!(matches!(err, OidcError::Unavailable(_)), "{err}");
-        assert_eq!(
-            visits.load(Ordering::SeqCst),
-            0,
-            "the redirect was followed"
-        );
-        assert!(!provider.is_ready());
-        assert!(matches!(
-            provider.start("/".into(), 0),
-            Err(OidcError::Unavailable(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn an_oversized_answer_is_refused() {
-        let size = MAX_RESPONSE_BYTES + 1;
-        let mut response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n"
-        )
-        .into_bytes();
-        response.resize(response.len() + size, b' ');
-        let (issuer, _) = serve(Some(response)).await;
-        let err = provider_at(&issuer, "5000").discover().await.unwrap_err();
-        assert!(err.reason().contains("larger than 1 MiB"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn a_provider_that_never_answers_times_out() {
-        let (issuer, _) = serve(None).await;
-        let started = Instant::now();
-        let err = provider_at(&issuer, "300").discover().await.unwrap_err();
-        assert!(matches!(err, OidcError::Unavailable(_)), "{err}");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
-    }
 }
