@@ -4,6 +4,15 @@
 //! With `TEMPLATE_MATRIX=render` it builds nothing, and checks instead that
 //! the cargo-generate under test renders every project byte for byte as the
 //! reference release does.
+//!
+//! All 16 combinations (origin shape x database x session store x auth)
+//! render, pass fmt and clippy. The project's own test suite runs for all
+//! 8 password combinations, and for `auth = oidc` in a pairwise subset that
+//! covers both origin shapes, both databases, both session stores and a
+//! shared store: cross-sqlite-database, same-postgres-redis and
+//! cross-postgres-database. The code that differs between the other oidc
+//! combinations is the code the password suites already run in those
+//! combinations; a full product would add five more suites to CI.
 
 mod common;
 
@@ -24,12 +33,18 @@ struct Case {
     cross_origin: bool,
     database: &'static str,
     session_store: &'static str,
+    auth: &'static str,
+    /// Whether the project's own test suite runs (else fmt and clippy only).
+    run_tests: bool,
 }
 
 impl Case {
     fn name(&self) -> String {
         let origin = if self.cross_origin { "cross" } else { "same" };
-        format!("{origin}-{}-{}-app", self.database, self.session_store)
+        format!(
+            "{origin}-{}-{}-{}-app",
+            self.database, self.session_store, self.auth
+        )
     }
 
     /// Whether several instances can share this project's stores.
@@ -40,6 +55,8 @@ impl Case {
 
 fn case(cross_origin: bool, database: &'static str, session_store: &'static str) -> Case {
     Case {
+        auth: "password",
+        run_tests: true,
         source: if cross_origin {
             Source::Path
         } else {
@@ -48,6 +65,21 @@ fn case(cross_origin: bool, database: &'static str, session_store: &'static str)
         cross_origin,
         database,
         session_store,
+    }
+}
+
+/// A project signing in through OpenID Connect; `run_tests` says whether
+/// its test suite runs (the pairwise subset named at the top).
+fn oidc(
+    cross_origin: bool,
+    database: &'static str,
+    session_store: &'static str,
+    run_tests: bool,
+) -> Case {
+    Case {
+        auth: "oidc",
+        run_tests,
+        ..case(cross_origin, database, session_store)
     }
 }
 
@@ -92,6 +124,46 @@ fn same_origin_postgres_redis() {
     check(&case(false, "postgres", "redis"));
 }
 
+#[test]
+fn cross_origin_sqlite_oidc() {
+    check(&oidc(true, "sqlite", "database", true));
+}
+
+#[test]
+fn same_origin_sqlite_oidc() {
+    check(&oidc(false, "sqlite", "database", false));
+}
+
+#[test]
+fn cross_origin_sqlite_redis_oidc() {
+    check(&oidc(true, "sqlite", "redis", false));
+}
+
+#[test]
+fn same_origin_sqlite_redis_oidc() {
+    check(&oidc(false, "sqlite", "redis", false));
+}
+
+#[test]
+fn cross_origin_postgres_oidc() {
+    check(&oidc(true, "postgres", "database", true));
+}
+
+#[test]
+fn same_origin_postgres_oidc() {
+    check(&oidc(false, "postgres", "database", false));
+}
+
+#[test]
+fn cross_origin_postgres_redis_oidc() {
+    check(&oidc(true, "postgres", "redis", false));
+}
+
+#[test]
+fn same_origin_postgres_redis_oidc() {
+    check(&oidc(false, "postgres", "redis", true));
+}
+
 fn check(case: &Case) {
     let name = case.name();
     let defines = [
@@ -103,6 +175,7 @@ fn check(case: &Case) {
         ("frontend_origin", "http://localhost:5173"),
         ("database", case.database),
         ("session_store", case.session_store),
+        ("auth", case.auth),
     ];
     let template = template_copy();
     // Generates the project into `destination` with a cargo-generate
@@ -148,6 +221,11 @@ fn check(case: &Case) {
         &project,
         &["clippy", "--all-targets", "--", "-D", "warnings"],
     );
+    check_dependencies(&project, case);
+    if !case.run_tests {
+        remove_own_artifacts(&project);
+        return;
+    }
     let tests = cargo(&project, &["test"]);
     let live_check = if case.cross_origin {
         "test cors::credentialed_responses_carry_cors_headers_errors_included ... ok"
@@ -159,16 +237,29 @@ fn check(case: &Case) {
         "test restart::users_and_sessions_survive_a_restart ... ok",
         "test csrf_matrix::every_method_sec_fetch_site_and_origin_combination ... ok",
         "test hostile_input::hostile_requests_get_json_4xx_and_the_server_keeps_serving ... ok",
-        "test login_timing::unknown_email_costs_the_same_argon2_run_as_a_wrong_password ... ok",
         "test notes::another_users_notes_are_indistinguishable_from_missing_ones ... ok",
         "test errors::a_bare_status_from_a_handler_becomes_a_json_error_of_that_status ... ok",
         "test errors::a_database_that_cannot_answer_in_time_is_a_503 ... ok",
         "test session_races::a_logged_out_session_stays_dead_whatever_was_in_flight ... ok",
         "test session_races::the_old_id_stays_dead_after_the_rotation_at_login ... ok",
-        "test hash_flood::abandoned_logins_never_run_more_hashes_than_there_are_slots ... ok",
-        "test throttling::a_stranger_who_knows_the_email_cannot_lock_the_owner_out ... ok",
         "test slow_clients::trickled_heads_are_cut_off_while_normal_clients_are_served ... ok",
     ];
+    if case.auth == "password" {
+        live_checks.extend([
+            "test login_timing::unknown_email_costs_the_same_argon2_run_as_a_wrong_password ... ok",
+            "test hash_flood::abandoned_logins_never_run_more_hashes_than_there_are_slots ... ok",
+            "test throttling::a_stranger_who_knows_the_email_cannot_lock_the_owner_out ... ok",
+        ]);
+    } else {
+        live_checks.extend([
+            "test oidc::sign_in_read_the_session_log_out_and_sign_in_again ... ok",
+            "test oidc::users_are_keyed_by_issuer_and_subject_not_by_email ... ok",
+            "test oidc_hostile::an_attackers_answer_relayed_into_a_victims_browser_signs_no_one_in ... ok",
+            "test oidc_hostile::forged_id_tokens_sign_no_one_in ... ok",
+            "test oidc_hostile::a_rotated_key_is_fetched_once_and_unknown_keys_are_not_refetched_at_once ... ok",
+            "test oidc_hostile::a_provider_down_at_start_up_is_waited_for ... ok",
+        ]);
+    }
     if case.shared_store() {
         live_checks.extend([
             "test shared_store::a_login_through_one_instance_is_seen_by_another ... ok",
@@ -184,7 +275,6 @@ fn check(case: &Case) {
             "missing `{live_check}` in:\n{tests}"
         );
     }
-    check_dependencies(&project, case);
     // The shared dependencies stay; this project's own binaries go, so the
     // matrix does not pile up gigabytes of test executables.
     remove_own_artifacts(&project);
@@ -216,6 +306,10 @@ fn check_dependencies(project: &Path, case: &Case) {
     assert_eq!(has("fred"), redis, "fred:\n{tree}");
     assert_eq!(has("tower-sessions-redis-store"), redis, "{tree}");
     assert_eq!(has("tower-sessions-sqlx-store"), !redis, "{tree}");
+    // Passwords bring Argon2, OpenID Connect its client; never both.
+    let oidc = case.auth == "oidc";
+    assert_eq!(has("openidconnect"), oidc, "openidconnect:\n{tree}");
+    assert_eq!(has("argon2"), !oidc, "argon2:\n{tree}");
 }
 
 fn check_tree(project: &Path, case: &Case) {
@@ -236,7 +330,7 @@ fn check_tree(project: &Path, case: &Case) {
         "src/notes.rs",
         "src/routes/notes.rs",
         "tests/api/main.rs",
-        "tests/api/auth.rs",
+        "tests/api/helpers/sign_in.rs",
         "tests/api/csrf.rs",
         "tests/api/notes.rs",
         "tests/api/restart.rs",
@@ -265,9 +359,29 @@ fn check_tree(project: &Path, case: &Case) {
         // The other choices' implementations are left out, not renamed.
         let name = path.to_string_lossy();
         assert!(
-            !name.contains("_postgres.rs") && !name.contains("_redis.rs"),
+            !name.contains("_postgres.rs")
+                && !name.contains("_redis.rs")
+                && !name.contains("_oidc.rs"),
             "leaked {path:?}"
         );
+    }
+    // Each way of signing in brings its own tests, and only those.
+    let has_file = |name: &str| files.iter().any(|f| f == Path::new(name));
+    let oidc = case.auth == "oidc";
+    for oidc_only in [
+        "tests/api/oidc.rs",
+        "tests/api/oidc_hostile.rs",
+        "tests/api/helpers/provider.rs",
+    ] {
+        assert_eq!(has_file(oidc_only), oidc, "{oidc_only}");
+    }
+    for password_only in [
+        "tests/api/auth.rs",
+        "tests/api/throttling.rs",
+        "tests/api/login_timing.rs",
+        "tests/api/hash_flood.rs",
+    ] {
+        assert_eq!(has_file(password_only), !oidc, "{password_only}");
     }
     // One integration-test binary: the application is linked once.
     let test_targets: Vec<PathBuf> = files

@@ -273,3 +273,97 @@ async fn unknown_paths_and_methods_answer_json() {
         "method_not_allowed"
     );
 }
+
+#[tokio::test]
+async fn password_bounds_are_checked_before_hashing() {
+    let app = spawn_app_with(&[("AUTH_ATTEMPTS_PER_IP", "10000")]).await;
+    let ok = app.signup("bounds@example.com", "a long passphrase").await;
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    let passwords = &app.state.passwords;
+
+    let cases = [
+        (
+            "/api/auth/signup",
+            "x".repeat(7),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/auth/signup",
+            "x".repeat(129),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/auth/signup",
+            "é".repeat(129),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/auth/login",
+            "x".repeat(60_000),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (path, password, status) in cases {
+        let before = passwords.argon2_runs();
+        let response = app
+            .post_json(
+                path,
+                &json!({ "email": "bounds@example.com", "password": password }),
+            )
+            .await;
+        assert_eq!(response.status(), status, "{path} {}", password.len());
+        // Refused without running Argon2 (counted, not timed: a count does
+        // not vary with the load on the machine).
+        assert_eq!(
+            passwords.argon2_runs(),
+            before,
+            "{path} with a {}-byte password ran Argon2",
+            password.len()
+        );
+    }
+    // The longest allowed password works, and is hashed.
+    let before = passwords.argon2_runs();
+    let longest = "é".repeat(128);
+    let signup = app.signup("longest@example.com", &longest).await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    assert_eq!(passwords.argon2_runs(), before + 1);
+}
+
+#[tokio::test]
+async fn emails_are_normalised_before_storage_and_comparison() {
+    let app = spawn_app().await;
+    let signup = app
+        .signup("  Mixed.Case@Example.COM\t", "a long passphrase")
+        .await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let body: Value = signup.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "mixed.case@example.com");
+    app.logout().await;
+
+    let login = app
+        .login("MIXED.CASE@example.com", "a long passphrase")
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let again = app
+        .signup("mixed.case@EXAMPLE.com", "another passphrase")
+        .await;
+    assert_eq!(error_code(again, StatusCode::CONFLICT).await, "email_taken");
+
+    for invalid in [
+        "no-at-sign",
+        "@example.com",
+        "a@",
+        "a@localhost",
+        "a@.example.com",
+        "a@example.com.",
+        "a b@example.com",
+        "a@b@example.com",
+    ] {
+        let response = app.signup(invalid, "a long passphrase").await;
+        assert_eq!(
+            error_code(response, StatusCode::UNPROCESSABLE_ENTITY).await,
+            "invalid_input",
+            "{invalid:?}"
+        );
+    }
+}

@@ -3,23 +3,21 @@
 //! (which tower-sessions alone would send without `Secure`, so browsers
 //! would keep the `__Host-` cookie).
 
-use crate::helpers::{TestApp, cookie_pair, session_set_cookie, spawn_app_with};
-use reqwest::StatusCode;
+use crate::helpers::{LOGGED_OUT, TestApp, cookie_pair, session_set_cookie, spawn_app_with};
 
-/// Signs up, then logs out presenting the cookie by hand (the test client
+/// Signs in, then logs out presenting the cookie by hand (the test client
 /// would not send a `Secure` cookie over plain http); returns both
 /// `Set-Cookie` headers.
 async fn session_and_removal_cookies(app: &TestApp) -> (String, String) {
-    let signup = app.signup("grace@example.com", "a long passphrase").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let cookie = session_set_cookie(signup.headers()).expect("signup sets the cookie");
+    let signed_in = app.sign_in_as("grace@example.com").await;
+    let cookie = session_set_cookie(signed_in.headers()).expect("sign-in sets the cookie");
     let logout = reqwest::Client::new()
         .post(app.url("/api/auth/logout"))
         .header("cookie", cookie_pair(&cookie))
         .send()
         .await
         .unwrap();
-    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(logout.status(), LOGGED_OUT);
     let removal = session_set_cookie(logout.headers()).expect("logout removes the cookie");
     (cookie, removal)
 }

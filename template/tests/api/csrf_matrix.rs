@@ -7,7 +7,7 @@
 //! this backend's own (`PUBLIC_ORIGIN`, or the `Host` it was reached at) and
 //! `FRONTEND_ORIGINS`: when you add a frontend origin, add a row for it.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{LOGGED_OUT, spawn_app};
 use reqwest::{Method, StatusCode};
 
 /// Whether an unsafe request gets through the CSRF layer.
@@ -72,7 +72,7 @@ const ORIGINS: &[(&str, Option<&str>, [Verdict; 5])] = &[
 const METHODS: [(Method, &str, StatusCode); 6] = [
     (Method::GET,    "/api/auth/session", StatusCode::UNAUTHORIZED),
     (Method::HEAD,   "/api/auth/session", StatusCode::UNAUTHORIZED),
-    (Method::POST,   "/api/auth/logout",  StatusCode::NO_CONTENT),
+    (Method::POST,   "/api/auth/logout",  LOGGED_OUT),
     (Method::PUT,    "/api/auth/logout",  StatusCode::METHOD_NOT_ALLOWED),
     (Method::PATCH,  "/api/auth/logout",  StatusCode::METHOD_NOT_ALLOWED),
     (Method::DELETE, "/api/auth/logout",  StatusCode::METHOD_NOT_ALLOWED),
@@ -127,8 +127,7 @@ async fn every_method_sec_fetch_site_and_origin_combination() {
 #[tokio::test]
 async fn refusals_are_json_and_change_nothing() {
     let app = spawn_app().await;
-    let signup = app.signup("csrf@example.com", "a long passphrase").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
+    app.sign_in_as("csrf@example.com").await;
 
     // A forged logout from a hostile page: refused, and the session survives.
     let forged = app

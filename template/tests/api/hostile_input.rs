@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{cookie_pair, session_set_cookie, spawn_app_with};
+use crate::helpers::{OPEN_JSON_ROUTE, cookie_pair, session_set_cookie, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::{
@@ -163,8 +163,12 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
     let post =
         |path: &str, headers: &[&[u8]], body: &[u8]| request(host, "POST", path, headers, body);
     let post_json = |path: &str, body: &[u8]| post(path, &[JSON], body);
-    let login = |body: &[u8]| post_json("/api/auth/login", body);
+    // A route open without a session that reads a JSON body (the login, or
+    // the OpenID callback).
+    let login = |body: &[u8]| post_json(OPEN_JSON_ROUTE, body);
+{%- if auth == "password" %}
     let signup = |body: &[u8]| post_json("/api/auth/signup", body);
+{%- endif %}
     let credentials = |email: &str, password: &str| {
         json!({ "email": email, "password": password })
             .to_string()
@@ -176,6 +180,8 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         value.push(if last == 'A' { 'B' } else { 'A' });
         format!("{cookie_name}={value}")
     };
+    let valid_login = credentials("a@example.com", "a long passphrase");
+{%- if auth == "password" %}
     // Under a field login ignores: serde_json skips it without recursing,
     // so this is an ordinary wrong login, not a stack overflow.
     let deeply_nested = [
@@ -185,7 +191,6 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         r#","email":"a@example.com","password":"a long passphrase"}"#,
     ]
     .concat();
-    let valid_login = credentials("a@example.com", "a long passphrase");
     let nested_email = [
         r#"{"email":"#,
         &"[".repeat(10_000),
@@ -193,6 +198,24 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         r#","password":"a long passphrase"}"#,
     ]
     .concat();
+{%- else %}
+    // Under a field the callback ignores: skipped without recursing; this
+    // browser started no sign-in, so the answer is refused as such.
+    let deeply_nested = [
+        r#"{"ignored":"#,
+        &"[".repeat(10_000),
+        &"]".repeat(10_000),
+        r#","code":"c","state":"s"}"#,
+    ]
+    .concat();
+    let nested_state = [
+        r#"{"code":"c","state":"#,
+        &"[".repeat(10_000),
+        &"]".repeat(10_000),
+        "}",
+    ]
+    .concat();
+{%- endif %}
     let long = "a".repeat(32 * 1024);
     let too_large = vec![b'x'; 1024 * 1024];
     let mut chunked_too_large = Vec::new();
@@ -264,6 +287,7 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         ),
         // Bodies.
         case("invalid JSON", login(b"{\"email\":"), S::BAD_REQUEST),
+{%- if auth == "password" %}
         case(
             "deeply nested JSON (10 000 levels) in an ignored field",
             login(deeply_nested.as_bytes()),
@@ -297,6 +321,49 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
             login(br#"{"email":"a@example.com","email":"b@example.com","password":"12345678"}"#),
             S::UNPROCESSABLE_ENTITY,
         ),
+{%- else %}
+        case(
+            "deeply nested JSON (10 000 levels) in an ignored field",
+            login(deeply_nested.as_bytes()),
+            S::BAD_REQUEST,
+        ),
+        case(
+            "deeply nested JSON (10 000 levels) as the state",
+            login(nested_state.as_bytes()),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case(
+            "JSON array of numbers",
+            login(b"[1,2,3]"),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case("JSON null", login(b"null"), S::UNPROCESSABLE_ENTITY),
+        case(
+            "wrong field types",
+            login(br#"{"code":1,"state":true}"#),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case(
+            "duplicated JSON keys",
+            login(br#"{"code":"a","state":"s","state":"t"}"#),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        case(
+            "32 KiB state, no sign-in started",
+            login(&json!({ "code": "c", "state": long }).to_string().into_bytes()),
+            S::BAD_REQUEST,
+        ),
+        case(
+            "NUL and escapes in the error, no sign-in started",
+            login(br#"{"error":"access_denied\u0000\u001b[31m","state":"s"}"#),
+            S::BAD_REQUEST,
+        ),
+        case(
+            "start with a non-string return_to",
+            post_json("/api/auth/oidc/start", br#"{"return_to":["/"]}"#),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+{%- endif %}
         case(
             "non-UTF-8 JSON",
             login(b"{\"email\":\"\xff\xfe@example.com\",\"password\":\"a long passphrase\"}"),
@@ -310,7 +377,7 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         case(
             "text/plain body",
             post(
-                "/api/auth/login",
+                OPEN_JSON_ROUTE,
                 &[b"Content-Type: text/plain"],
                 &valid_login,
             ),
@@ -319,7 +386,7 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         case(
             "form body",
             post(
-                "/api/auth/login",
+                OPEN_JSON_ROUTE,
                 &[FORM],
                 b"email=a%40example.com&password=x",
             ),
@@ -328,7 +395,7 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         case(
             "no Content-Type",
             post(
-                "/api/auth/login",
+                OPEN_JSON_ROUTE,
                 &[],
                 &credentials("a@example.com", "a long passphrase"),
             ),
@@ -337,7 +404,7 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         case(
             "non-UTF-8 Content-Type",
             post(
-                "/api/auth/login",
+                OPEN_JSON_ROUTE,
                 &[b"Content-Type: application/\xffjson"],
                 b"{}",
             ),
@@ -350,9 +417,10 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         ),
         case(
             "chunked body over the limit",
-            post("/api/auth/login", &[JSON, CHUNKED], &chunked_too_large),
+            post(OPEN_JSON_ROUTE, &[JSON, CHUNKED], &chunked_too_large),
             S::PAYLOAD_TOO_LARGE,
         ),
+{%- if auth == "password" %}
         case(
             "NUL in email (login)",
             login(&credentials("a\u{0}@example.com", "a long passphrase")),
@@ -386,6 +454,7 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
             )),
             S::UNPROCESSABLE_ENTITY,
         ),
+{%- endif %}
         // Headers and methods.
         case(
             "very long header value",
@@ -514,8 +583,9 @@ async fn hostile_requests_get_json_4xx_and_the_server_keeps_serving() {
     ])
     .await;
     let host = app.address.trim_start_matches("http://").to_owned();
-    let signup = app.signup("hostile@example.com", "a long passphrase").await;
-    let session = cookie_pair(&session_set_cookie(signup.headers()).expect("signup sets a cookie"));
+    let signed_in = app.sign_in_as("hostile@example.com").await;
+    let session =
+        cookie_pair(&session_set_cookie(signed_in.headers()).expect("sign-in sets a cookie"));
 
     let cases = cases(&host, &session);
     let mut failures = Vec::new();
@@ -570,7 +640,7 @@ async fn a_stalled_upload_is_answered_when_the_request_times_out() {
     let stream = TcpStream::connect(&host).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
     let head = [
-        "POST /api/auth/login HTTP/1.1\r\n",
+        &format!("POST {OPEN_JSON_ROUTE} HTTP/1.1\r\n"),
         &format!("Host: {host}\r\n"),
         "Content-Type: application/json\r\n",
         "Content-Length: 100\r\n\r\n",

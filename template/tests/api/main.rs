@@ -8,35 +8,37 @@
 mod helpers;
 
 {% if auth == "password" %}mod auth;
-mod cookie_policy;
-{% endif %}{% if cross_origin %}mod cors;
-{% endif %}mod csrf;
-{%- if auth == "password" %}
+{% endif %}mod cookie_policy;
+{%- if cross_origin %}
+mod cors;
+{%- endif %}
+mod csrf;
 mod csrf_matrix;
 mod errors;
+{%- if auth == "password" %}
 mod hash_flood;
+{%- endif %}
 mod hostile_input;
 mod limits;
+{%- if auth == "password" %}
 mod login_timing;
 {%- endif %}
 {%- unless cross_origin %}
 mod no_cors;
 {%- endunless %}
-{%- if auth == "password" %}
 mod notes;
+{%- if auth == "oidc" %}
+mod oidc;
+mod oidc_hostile;
 {%- endif %}
 mod properties;
-{%- if auth == "password" %}
 mod restart;
-{%- endif %}
 {%- if session_store == "database" %}
 mod session_cleanup;
 {%- endif %}
-{%- if auth == "password" %}
 mod session_races;
 {%- if database == "postgres" or session_store == "redis" %}
 mod shared_store;
-{%- endif %}
 {%- endif %}
 mod slow_clients;
 {%- unless cross_origin %}

@@ -7,7 +7,7 @@ use crate::helpers::spawn_app;
 async fn no_access_control_headers_for_any_origin() {
     let app = spawn_app().await;
     for origin in ["http://localhost:5173", "https://evil.example", "null"] {
-        let preflight = app.preflight("/api/auth/login", origin, "POST").await;
+        let preflight = app.preflight("/api/auth/logout", origin, "POST").await;
         let get = app.get_from("/api/auth/session", origin).await;
         for response in [preflight, get] {
             let cors: Vec<_> = response

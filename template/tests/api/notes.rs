@@ -9,8 +9,7 @@ use crate::helpers::{TestApp, error_code, spawn_app};
 /// A signed-in user of `app`, with a cookie jar of their own.
 async fn user(app: &TestApp, email: &str) -> TestApp {
     let user = app.another_browser();
-    let signup = user.signup(email, "a long passphrase").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
+    user.sign_in_as(email).await;
     user
 }
 

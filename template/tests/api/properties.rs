@@ -53,6 +53,8 @@ fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     for (name, value) in pairs {
         env.insert((*name).into(), (*value).into());
     }
+    // What the way users sign in needs on top (nothing with passwords).
+    crate::helpers::sign_in::complete_env(&mut env);
     Config::from_lookup(|name| env.get(name).cloned())
 }
 
@@ -72,13 +74,25 @@ const VARIABLES: &[&str] = &[
     "SESSION_MAX_LIFETIME_SECS",
     "COOKIE_SECURE",
     "COOKIE_SAME_SITE",
+{%- if auth == "password" %}
     "AUTH_ATTEMPTS_PER_IP",
     "AUTH_ATTEMPTS_PER_ACCOUNT",
     "AUTH_ATTEMPTS_WINDOW_SECS",
     "TRUSTED_PROXIES",
     // No longer used: read only to refuse a value that trusted every peer.
     "TRUST_PROXY",
+{%- endif %}
     "REQUEST_TIMEOUT_SECS",
+{%- if auth == "oidc" %}
+    "OIDC_ISSUER_URL",
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_REDIRECT_URL",
+    "OIDC_SCOPES",
+    "OIDC_POST_LOGOUT_REDIRECT_URL",
+    "OIDC_LOGIN_TIMEOUT_SECS",
+    "OIDC_HTTP_TIMEOUT_MS",
+{%- endif %}
 ];
 
 proptest! {
@@ -164,12 +178,22 @@ proptest! {
         prop_assert_eq!(accepted, (1..=3_600).contains(&secs));
     }
 
+{%- if auth == "password" %}
+
     #[test]
     fn attempt_limits_are_accepted_exactly_from_1_to_10000(n in any::<u32>()) {
         let text = n.to_string();
         let accepted = config(&[("AUTH_ATTEMPTS_PER_IP", &text)]).is_ok();
         prop_assert_eq!(accepted, (1..=10_000).contains(&n));
     }
+{%- else %}
+
+    #[test]
+    fn login_timeouts_are_accepted_exactly_from_1_to_3600(secs in any::<u64>()) {
+        let accepted = config(&[("OIDC_LOGIN_TIMEOUT_SECS", &secs.to_string())]).is_ok();
+        prop_assert_eq!(accepted, (1..=3_600).contains(&secs));
+    }
+{%- endif %}
 
     #[test]
     fn any_socket_address_binds(ip in any::<std::net::IpAddr>(), port in any::<u16>()) {

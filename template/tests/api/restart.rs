@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use crate::helpers::{cookie_pair, session_set_cookie, spawn_app, spawn_instance};
 use reqwest::StatusCode;
+use serde_json::Value;
 
 #[tokio::test]
 async fn users_and_sessions_survive_a_restart() {
     let mut app = spawn_app().await;
-    let signup = app.signup("ada@example.com", "correct horse battery").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let cookie = cookie_pair(&session_set_cookie(signup.headers()).expect("session cookie"));
+    let signed_in = app.sign_in_as("ada@example.com").await;
+    let cookie = cookie_pair(&session_set_cookie(signed_in.headers()).expect("session cookie"));
+    let user: Value = signed_in.json().await.unwrap();
 
     app.stop().await;
     let database = Arc::clone(&app.database);
@@ -23,12 +24,13 @@ async fn users_and_sessions_survive_a_restart() {
         restarted.session_with_cookie(&cookie).await.status(),
         StatusCode::OK
     );
-    // ...and the account still signs in.
-    assert_eq!(
-        restarted
-            .login("ada@example.com", "correct horse battery")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    // ...and the account still signs in, as the same user.
+    let again: Value = restarted
+        .another_browser()
+        .sign_in_as("ada@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["user"]["id"], user["user"]["id"]);
 }

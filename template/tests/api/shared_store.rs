@@ -3,18 +3,15 @@
 //! them ends it everywhere at once.
 
 use crate::helpers::{
-    TestApp, cookie_pair, error_code, session_set_cookie, spawn_app, spawn_instance,
+    LOGGED_OUT, TestApp, cookie_pair, error_code, session_set_cookie, spawn_app, spawn_instance,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-/// Signs a new account up through `app` and returns its session cookie.
+/// Signs a user in through `app` and returns the session cookie.
 async fn signed_in_cookie(app: &TestApp, email: &str) -> String {
-    let signup = app.signup(email, "correct horse battery").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    let login = app.login(email, "correct horse battery").await;
-    assert_eq!(login.status(), StatusCode::OK);
-    cookie_pair(&session_set_cookie(login.headers()).expect("login sets the cookie"))
+    let login = app.sign_in_as(email).await;
+    cookie_pair(&session_set_cookie(login.headers()).expect("sign-in sets the cookie"))
 }
 
 #[tokio::test]
@@ -28,13 +25,15 @@ async fn a_login_through_one_instance_is_seen_by_another() {
     let body: Value = on_b.json().await.unwrap();
     assert_eq!(body["user"]["email"], "ada@example.com");
 
-    // The account is shared too: B can sign it in.
-    assert_eq!(
-        b.login("ada@example.com", "correct horse battery")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    // The account is shared too: B signs the same user in.
+    let again: Value = b
+        .another_browser()
+        .sign_in_as("ada@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["user"]["id"], body["user"]["id"]);
 }
 
 #[tokio::test]
@@ -54,7 +53,7 @@ async fn a_logout_through_one_instance_ends_the_session_on_all() {
         .send()
         .await
         .unwrap();
-    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(logout.status(), LOGGED_OUT);
 
     assert_eq!(
         error_code(

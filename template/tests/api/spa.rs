@@ -47,7 +47,7 @@ async fn unknown_api_paths_stay_json_404s() {
     // A known path with the wrong method is still the API's 405.
     let wrong_method = app
         .client
-        .get(app.url("/api/auth/login"))
+        .get(app.url("/api/auth/logout"))
         .send()
         .await
         .unwrap();

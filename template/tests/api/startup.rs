@@ -1,7 +1,7 @@
 //! The real binary: bad configuration stops it with one line, not a panic,
 //! and SIGTERM stops it gracefully.
 
-use crate::helpers::binary::{PATIENCE, Process, command, test_database};
+use crate::helpers::binary::{PATIENCE, Process, command, command_with, test_database};
 
 #[test]
 fn bad_configuration_stops_start_up_with_one_clear_line() {
@@ -12,8 +12,10 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
         &[("SESSION_INACTIVITY_SECS", "-1")],
         &[("RUST_LOG", "info,[=bad")],
         &[("MAX_CONNECTIONS", "0")],
+{%- if auth == "password" %}
         // Replaced by TRUSTED_PROXIES: an upgrade must not silently drop it.
         &[("TRUST_PROXY", "true")],
+{%- endif %}
         // A cookie that would also travel over plain http.
         &[
             ("COOKIE_SECURE", "false"),
@@ -40,11 +42,15 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
 #[test]
 fn plain_http_on_a_public_host_starts_with_a_warning() {
     let database = test_database();
-    let mut server = command(&database);
-    server.env("PUBLIC_ORIGIN", "http://api.example.com");
+    let mut server = command_with(
+        &database,
+        &[
+            ("PUBLIC_ORIGIN", "http://api.example.com"),
 {%- if cross_origin %}
-    server.env("FRONTEND_ORIGINS", "http://app.example.com");
+            ("FRONTEND_ORIGINS", "http://app.example.com"),
 {%- endif %}
+        ],
+    );
     // Everything logged up to the line that says the server is up.
     let logged = Process::spawn(&mut server).lines_until("listening");
     let warnings: Vec<&String> = logged.iter().filter(|l| l.contains("WARN")).collect();

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::TestDatabase;
+use super::{TestDatabase, sign_in};
 
 /// Generous bound for anything the binary does at start-up or shutdown.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -29,8 +29,20 @@ pub fn command(database: &TestDatabase) -> Command {
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("DATABASE_URL", &database.url)
         .env("RUST_LOG", "info")
+        .envs(sign_in::process_env(&[]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    command
+}
+
+/// `command` with `settings` on top, and the settings of the way users sign
+/// in made to agree with them (e.g. an OpenID redirect on a frontend origin
+/// the settings name).
+pub fn command_with(database: &TestDatabase, settings: &[(&str, &str)]) -> Command {
+    let mut command = command(database);
+    command
+        .envs(settings.iter().copied())
+        .envs(sign_in::process_env(settings));
     command
 }
 

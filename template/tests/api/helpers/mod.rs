@@ -7,7 +7,10 @@
 pub mod binary;
 {%- if auth == "password" %}
 mod password;
+{%- else %}
+pub mod provider;
 {%- endif %}
+pub mod sign_in;
 mod test_database;
 
 use std::{collections::HashMap, sync::Arc};
@@ -19,6 +22,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 use axum::Router;
 use {{crate_name}}::{config::Config, routes, startup::Application, state::AppState};
 
+pub use sign_in::{AUTH_POSTS, LOGGED_OUT, OPEN_JSON_ROUTE};
 pub use test_database::TestDatabase;
 
 {% if cross_origin -%}
@@ -91,6 +95,7 @@ async fn spawn_instance_with_api(
     for (key, value) in overrides {
         env.insert((*key).into(), (*value).into());
     }
+    sign_in::complete_env(&mut env);
     let config =
         Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
     let app = Application::build_with_api(config, api)
