@@ -15,11 +15,11 @@ mod test_database;
 
 use std::{collections::HashMap, sync::Arc};
 
+use axum::Router;
 use reqwest::{Client, Response, StatusCode, header::HeaderMap};
 use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use axum::Router;
 use {{crate_name}}::{config::Config, routes, startup::Application, state::AppState};
 
 pub use sign_in::{AUTH_POSTS, LOGGED_OUT, OPEN_JSON_ROUTE};
