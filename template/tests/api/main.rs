@@ -25,6 +25,9 @@ mod no_cors;
 mod notes;
 mod properties;
 mod restart;
+{%- if database == "sqlite" and session_store == "database" %}
+mod session_cache;
+{%- endif %}
 {%- if session_store == "database" %}
 mod session_cleanup;
 {%- endif %}
