@@ -43,7 +43,7 @@ pub fn init(filter: &str) -> Result<WorkerGuard, String> {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         // The queue's slots are allocated up front: the default 128,000
-        // took 4 MiB of resident memory for nothing.
+        // took 3.5 MiB of resident memory (measured idle RSS).
         .buffered_lines_limit(QUEUED_LINES)
         .thread_name("log-writer")
         .finish(out);
