@@ -330,7 +330,7 @@ impl Instance {
             .filter(|line| line.contains("finished processing request"))
             .filter_map(|line| {
                 let method = line.split("method=").nth(1)?.split(' ').next()?;
-                let uri = line.split("uri=").nth(1)?.split(' ').next()?;
+                let uri = line.split("path=").nth(1)?.split(' ').next()?;
                 Some(format!("{method} {uri}"))
             })
             .collect()

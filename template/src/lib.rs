@@ -31,6 +31,9 @@ pub mod rate_limit;
 pub mod routes;
 pub mod server;
 pub mod session;
+{%- if database == "sqlite" and session_store == "database" %}
+pub mod session_cache;
+{%- endif %}
 pub mod session_store;
 pub mod settings;
 pub mod shutdown;

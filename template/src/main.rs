@@ -20,9 +20,11 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => return fail(&format!("configuration error: {err}")),
     };
-    if let Err(err) = telemetry::init(&config.log_filter) {
-        return fail(&format!("configuration error: {err}"));
-    }
+    // Held to the end: dropping it writes out the log lines still queued.
+    let _log_writer = match telemetry::init(&config.log_filter) {
+        Ok(guard) => guard,
+        Err(err) => return fail(&format!("configuration error: {err}")),
+    };
 
     // Listening starts before start-up, so a signal is never lost: during
     // start-up (which may wait on the database) it stops the process at once,

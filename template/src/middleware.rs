@@ -15,13 +15,8 @@ use tower::{
     ServiceBuilder,
     timeout::{TimeoutLayer, error::Elapsed},
 };
-use tower_http::{
-    catch_panic::CatchPanicLayer,
-    set_header::SetResponseHeaderLayer,
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
-};
+use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
 use tower_sessions::SessionManagerLayer;
-use tracing::Level;
 
 {% if cross_origin -%}
 use crate::cors;
@@ -30,7 +25,7 @@ use crate::{
     config::Config,
     cookie_policy, csrf,
     error::{self, ApiError},
-    session, session_store,
+    session, session_store, telemetry,
 };
 
 /// Wraps the routes in every layer. Outermost first:
@@ -45,7 +40,7 @@ use crate::{
 /// 1. `Cache-Control: no-store` on every `/api` answer that does not set its
 ///    own: answers are per user, and must not be kept by shared caches or
 ///    the back/forward cache;
-/// 1. tracing: a span per request, and one log line per response;
+/// 1. the access log: one line per response (see `telemetry.rs`);
 /// 1. panic catching: a bug becomes a JSON 500, never a dropped connection;
 ///
 /// and then, for the API but not the probes (which use no session, change
@@ -117,11 +112,7 @@ pub fn apply(
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
         .layer(from_fn(no_store_for_api))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        .layer(from_fn(telemetry::access_log))
         .layer(CatchPanicLayer::custom(panic_response));
     // `Router::layer` wraps the routes present at that point, so the probes
     // are merged in after the API-only layers.

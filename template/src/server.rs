@@ -35,7 +35,10 @@ use std::{
     convert::Infallible,
     net::SocketAddr,
     pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -50,7 +53,7 @@ use hyper_util::rt::TokioIo;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{Notify, OwnedSemaphorePermit, Semaphore, watch},
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
     task::JoinSet,
     time::Instant,
 };
@@ -239,17 +242,24 @@ async fn serve_connection(
         .serve_connection(io, service)
         .with_upgrades();
     tokio::pin!(connection);
+    // One timer for the connection's life, moved only when it fires early
+    // or a nearer deadline appears (see `Clock`).
+    let alarm = tokio::time::sleep_until(clock.start + settings.header_read_timeout);
+    tokio::pin!(alarm);
 
     let mut asked_to_finish = false;
     loop {
         tokio::select! {
+            // The connection first: it is what moves the clock, which the
+            // next branch then reads in the same pass.
+            biased;
             result = connection.as_mut() => {
                 if let Err(err) = result {
                     tracing::debug!(%remote, error = %err, "connection ended with an error");
                 }
                 return;
             }
-            () = clock.expired() => {
+            () = clock.expired(alarm.as_mut()) => {
                 // Dropping the connection closes the socket.
                 tracing::debug!(%remote, "closing a connection: too slow or idle too long");
                 return;
@@ -265,86 +275,102 @@ async fn serve_connection(
 }
 
 /// When a connection must be closed, unless something happens first.
+///
+/// Everything that moves it (bytes arriving, hyper calling the service, the
+/// response body being dropped) happens while the connection future is
+/// polled, in the connection's own task; `serve_connection` polls the
+/// connection first and this clock right after, in the same pass. So the
+/// clock needs no lock and wakes nobody: it is one atomic word, and the
+/// connection's one timer is only moved when it fires before the current
+/// deadline (the deadline moved later: it is then re-armed) or when the
+/// deadline moves nearer than the timer (a request head started arriving
+/// on an idle connection and did not arrive whole).
 struct Clock {
-    phase: Mutex<Phase>,
-    changed: Notify,
+    /// The connection's accept time; deadlines are stored relative to it.
+    start: Instant,
+    /// [`BUSY`], or a deadline in microseconds after `start`, shifted left
+    /// by one, with the low bit set while idle between requests.
+    state: AtomicU64,
     settings: Settings,
 }
 
-#[derive(Clone, Copy)]
-enum Phase {
-    /// Waiting for, or reading, a request head.
-    Head { deadline: Instant },
-    /// A request is being handled or its response written.
-    Busy,
-    /// Between requests, nothing received yet.
-    Idle { deadline: Instant },
-}
+/// The state while a request is handled or its response written.
+const BUSY: u64 = u64::MAX;
+/// The low bit of a state: idle between requests, nothing received yet.
+const IDLE: u64 = 1;
 
 impl Clock {
     /// A new connection: its first request head is due.
     fn new(settings: Settings) -> Self {
-        Self {
-            phase: Mutex::new(Phase::Head {
-                deadline: Instant::now() + settings.header_read_timeout,
-            }),
-            changed: Notify::new(),
+        let clock = Self {
+            start: Instant::now(),
+            state: AtomicU64::new(BUSY),
             settings,
+        };
+        clock.set_deadline(settings.header_read_timeout, 0);
+        clock
+    }
+
+    /// Sets the deadline `after` from now; `idle` is `IDLE` or 0.
+    fn set_deadline(&self, after: Duration, idle: u64) {
+        let micros = (self.start.elapsed() + after).as_micros();
+        let micros = u64::try_from(micros)
+            .unwrap_or(u64::MAX >> 2)
+            .min(u64::MAX >> 2);
+        self.state.store((micros << 1) | idle, Ordering::Relaxed);
+    }
+
+    /// The current deadline; `None` while busy.
+    fn deadline(&self) -> Option<Instant> {
+        match self.state.load(Ordering::Relaxed) {
+            BUSY => None,
+            state => Some(self.start + Duration::from_micros(state >> 1)),
         }
-    }
-
-    fn set(&self, phase: Phase) {
-        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = phase;
-        self.changed.notify_one();
-    }
-
-    fn phase(&self) -> Phase {
-        *self.phase.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Bytes arrived: on an idle connection they start a request head, which
     /// is now due. (Later bytes never extend the deadline.)
     fn bytes_arrived(&self) {
-        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Phase::Idle { .. } = *phase {
-            *phase = Phase::Head {
-                deadline: Instant::now() + self.settings.header_read_timeout,
-            };
-            drop(phase);
-            self.changed.notify_one();
+        let state = self.state.load(Ordering::Relaxed);
+        if state != BUSY && state & IDLE != 0 {
+            self.set_deadline(self.settings.header_read_timeout, 0);
         }
     }
 
     /// hyper has parsed a head and called the application.
     fn request_started(&self) {
-        self.set(Phase::Busy);
+        self.state.store(BUSY, Ordering::Relaxed);
     }
 
     /// The response has been handed over whole: the connection is idle.
     fn response_finished(&self) {
-        self.set(Phase::Idle {
-            deadline: Instant::now() + self.settings.keep_alive_idle,
-        });
+        self.set_deadline(self.settings.keep_alive_idle, IDLE);
     }
 
-    /// Completes when the current deadline passes; never while busy.
-    async fn expired(&self) {
-        loop {
-            // Registered before the phase is read, so no change is missed.
-            let changed = self.changed.notified();
-            match self.phase() {
-                Phase::Head { deadline } | Phase::Idle { deadline } => {
-                    if deadline <= Instant::now() {
-                        return;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep_until(deadline) => {}
-                        () = changed => {}
-                    }
-                }
-                Phase::Busy => changed.await,
+    /// Completes once the current deadline has passed; never while busy.
+    /// `alarm` is the connection's timer, kept across calls.
+    fn expired<'a>(
+        &'a self,
+        mut alarm: Pin<&'a mut tokio::time::Sleep>,
+    ) -> impl Future<Output = ()> + 'a {
+        std::future::poll_fn(move |cx| {
+            let Some(deadline) = self.deadline() else {
+                // Busy: the state can only change while the connection is
+                // polled, and this is polled right after it.
+                return Poll::Pending;
+            };
+            if deadline < alarm.deadline() {
+                alarm.as_mut().reset(deadline);
             }
-        }
+            while alarm.as_mut().poll(cx).is_ready() {
+                if deadline <= Instant::now() {
+                    return Poll::Ready(());
+                }
+                // It fired for an earlier deadline; the current one is later.
+                alarm.as_mut().reset(deadline);
+            }
+            Poll::Pending
+        })
     }
 }
 

@@ -9,9 +9,19 @@
 //! `tower-sessions-sqlx-store` saves with an upsert. A request that read a
 //! session before a logout (or before the id rotation at login) and saves it
 //! after would then write the deleted session back, alive again, on any
-//! instance. [`Store`] wraps the library's store and saves with a plain
+//! instance. [`Table`] wraps the library's store and saves with a plain
 //! `UPDATE` of a live row instead: a deleted or expired session stays
 //! deleted. (Redis saves with `SET XX`, which has the same effect.)
+//!
+{%- if database == "sqlite" %}
+//! One instance owns a SQLite file, so the sessions it reads are kept in
+//! memory in front of the table (`session_cache.rs`, which says why that
+//! stays correct).
+{%- else %}
+//! Several instances may share this database, so no instance keeps sessions
+//! in memory: a logout on one must end the session on all at once (see
+//! `session_cache.rs` in a SQLite project for why a cache is right there).
+{%- endif %}
 
 use std::time::Duration;
 
@@ -30,19 +40,27 @@ use crate::{
     settings::{ConfigError, Env},
 };
 
-/// The library's session table, which [`Store::save`] updates directly.
+/// The library's session table, which [`Table::save`] updates directly.
 const TABLE: &str = {% if database == "postgres" %}r#""tower_sessions"."session""#{% else %}"tower_sessions"{% endif %};
 
-/// The session store: the library's, except that saving never re-creates a
-/// session that is gone.
+{%- if database == "sqlite" %}
+/// The session store: the table, behind an in-memory cache.
+pub type Store = crate::session_cache::Cached<Table>;
+{%- else %}
+/// The session store: the table, read on every request.
+pub type Store = Table;
+{%- endif %}
+
+/// The session table: the library's store, except that saving never
+/// re-creates a session that is gone.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct Table {
     library: LibraryStore,
     db: Pool,
 }
 
 #[async_trait]
-impl SessionStore for Store {
+impl SessionStore for Table {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.library.create(record).await
     }
@@ -78,7 +96,7 @@ impl SessionStore for Store {
 }
 
 #[async_trait]
-impl ExpiredDeletion for Store {
+impl ExpiredDeletion for Table {
     async fn delete_expired(&self) -> session_store::Result<()> {
         self.library.delete_expired().await
     }
@@ -106,10 +124,15 @@ pub async fn open(_settings: &Settings, db: &Pool) -> anyhow::Result<Store> {
         .migrate()
         .await
         .context("cannot create the session table")?;
-    Ok(Store {
+    let table = Table {
         library,
         db: db.clone(),
-    })
+    };
+{%- if database == "sqlite" %}
+    Ok(Store::new(table))
+{%- else %}
+    Ok(table)
+{%- endif %}
 }
 
 /// Starts deleting expired sessions every minute, for as long as the process

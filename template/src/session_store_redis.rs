@@ -4,6 +4,11 @@
 //! themselves (each save sets the key's expiry to the session's), so no
 //! clean-up task is needed. Users stay in the database.
 //!
+//! Every request reads its session from Redis; no instance keeps sessions in
+//! memory. A logout on one instance must end the session on all of them at
+//! once, and a per-instance cache would go on serving it elsewhere (the
+//! SQLite project, one instance by design, has such a cache).
+//!
 //! A Redis outage must not hang requests. Every command has a deadline
 //! (`REDIS_TIMEOUT_MS`), after which the request answers 503; meanwhile the
 //! client reconnects in the background, forever, with capped backoff, so the

@@ -69,9 +69,9 @@ export async function waitFor(what, predicate) {
 
 // ------------------------------------------------------------------ backend
 
-// tracing's line for each response, e.g.
-// `request{method=POST uri=/api/auth/login version=HTTP/1.1}: finished processing request latency=3 ms status=200`
-const RESPONSE_LINE = /request\{method=(\S+) uri=(\S+) [^}]*\}: finished processing request .*status=(\d+)/;
+// The access log's line for each response (the project's telemetry.rs), e.g.
+// `finished processing request method=POST path=/api/auth/login status=200 latency_us=3021`
+const RESPONSE_LINE = /finished processing request method=(\S+) path=(\S+) status=(\d+)/;
 
 export class Backend {
   /** Starts a generated project's binary with `env` in an empty folder (no .env). */

@@ -33,6 +33,9 @@ mod oidc_hostile;
 {%- endif %}
 mod properties;
 mod restart;
+{%- if database == "sqlite" and session_store == "database" %}
+mod session_cache;
+{%- endif %}
 {%- if session_store == "database" %}
 mod session_cleanup;
 {%- endif %}
