@@ -300,7 +300,7 @@ impl Instance {
             .env("TRUSTED_PROXIES", "127.0.0.1")
             .env("AUTH_ATTEMPTS_PER_IP", PER_IP.to_string())
             .env("AUTH_ATTEMPTS_WINDOW_SECS", "600")
-            .env("RUST_LOG", "info,tower_http=info")
+            .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)

@@ -144,7 +144,7 @@ impl Config {
             session_store: session_store::Settings::from_env(&env)?,
             session: session::Lifetime::from_env(&env)?,
             cookie,
-            log_filter: env.var("RUST_LOG", "info,tower_http=info").value,
+            log_filter: env.var("RUST_LOG", "info").value,
 {%- if auth == "password" %}
             throttle: rate_limit::Settings::from_env(&env)?,
 {%- else %}

@@ -26,7 +26,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 /// queued.
 pub fn init(filter: &str) -> Result<WorkerGuard, String> {
     let filter = EnvFilter::try_new(filter).map_err(|err| {
-        format!("RUST_LOG={filter:?}: {err}. Fix: use directives such as info,tower_http=debug")
+        format!("RUST_LOG={filter:?}: {err}. Fix: use directives such as info or warn")
     })?;
     let terminal = std::io::stdout().is_terminal();
     // A terminal sees each line at once; anything else (a file, a pipe to

@@ -82,7 +82,7 @@ export class Backend {
       env: {
         PATH: process.env.PATH,
         DATABASE_URL: `sqlite://${path.join(cwd, 'app.db')}`,
-        RUST_LOG: 'info,tower_http=info',
+        RUST_LOG: 'info',
         NO_COLOR: '1',
         ...env,
       },
