@@ -4,14 +4,13 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{cookie_pair, session_set_cookie, spawn_app};
+use crate::helpers::{LOGGED_OUT, cookie_pair, session_set_cookie, spawn_app};
 
 #[tokio::test]
 async fn a_warm_session_read_does_not_touch_the_store() {
     let app = spawn_app().await;
-    let signup = app.signup("ada@example.com", "a long passphrase").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
-    // The first read after signup loads the session from the table.
+    app.sign_in_new_user().await;
+    // The first read after signing in loads the session from the table.
     assert_eq!(app.session().await.status(), StatusCode::OK);
     let loads = app.state.session_store.store_loads();
     for _ in 0..20 {
@@ -27,15 +26,15 @@ async fn a_warm_session_read_does_not_touch_the_store() {
 #[tokio::test]
 async fn logout_ends_a_warm_session_at_once() {
     let app = spawn_app().await;
-    let signup = app.signup("ada@example.com", "a long passphrase").await;
-    let cookie = cookie_pair(&session_set_cookie(signup.headers()).expect("a session cookie"));
+    let signed_in = app.sign_in_new_user().await;
+    let cookie = cookie_pair(&session_set_cookie(signed_in.headers()).expect("a session cookie"));
     for _ in 0..3 {
         assert_eq!(
             app.session_with_cookie(&cookie).await.status(),
             StatusCode::OK
         );
     }
-    assert_eq!(app.logout().await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.logout().await.status(), LOGGED_OUT);
     assert_eq!(
         app.session_with_cookie(&cookie).await.status(),
         StatusCode::UNAUTHORIZED,
@@ -46,12 +45,11 @@ async fn logout_ends_a_warm_session_at_once() {
 #[tokio::test]
 async fn the_old_id_of_a_warm_session_dies_at_login() {
     let app = spawn_app().await;
-    let signup = app.signup("ada@example.com", "a long passphrase").await;
-    let old = cookie_pair(&session_set_cookie(signup.headers()).expect("a session cookie"));
+    let signed_in = app.sign_in_as("ada@example.com").await;
+    let old = cookie_pair(&session_set_cookie(signed_in.headers()).expect("a session cookie"));
     assert_eq!(app.session_with_cookie(&old).await.status(), StatusCode::OK);
     // Signing in again from the same browser rotates the id.
-    let login = app.login("ada@example.com", "a long passphrase").await;
-    assert_eq!(login.status(), StatusCode::OK);
+    app.sign_in_as("ada@example.com").await;
     assert_eq!(
         app.session_with_cookie(&old).await.status(),
         StatusCode::UNAUTHORIZED
@@ -65,8 +63,7 @@ async fn the_old_id_of_a_warm_session_dies_at_login() {
 #[tokio::test]
 async fn a_deleted_account_is_signed_out_at_once_despite_a_warm_session() {
     let app = spawn_app().await;
-    let signup = app.signup("ada@example.com", "a long passphrase").await;
-    assert_eq!(signup.status(), StatusCode::CREATED);
+    app.sign_in_new_user().await;
     for _ in 0..3 {
         assert_eq!(app.session().await.status(), StatusCode::OK);
     }
