@@ -235,11 +235,21 @@ function loggedSince(backend, mark) {
   return backend.responses().slice(mark);
 }
 
-/** Asserts that `expected` appear in `actual` in this order (others may come between). */
-function assertInOrder(actual, expected, what) {
-  let at = 0;
-  for (const line of actual) if (line === expected[at]) at++;
-  assert.equal(at, expected.length, `${what}: expected ${JSON.stringify(expected)} in order, in ${JSON.stringify(actual)}`);
+/**
+ * Asserts that `expected` appear in `read()` in this order (others may come
+ * between). The backend writes its log from a thread of its own just after
+ * each response, so this waits a little for the last lines.
+ */
+async function expectInOrder(read, expected, what) {
+  const found = (actual) => {
+    let at = 0;
+    for (const line of actual) if (line === expected[at]) at++;
+    return at;
+  };
+  const deadline = Date.now() + 5_000;
+  while (found(read()) < expected.length && Date.now() < deadline) await sleep(50);
+  const actual = read();
+  assert.equal(found(actual), expected.length, `${what}: expected ${JSON.stringify(expected)} in order, in ${JSON.stringify(actual)}`);
 }
 
 function assertNoServerErrors(backend) {
@@ -310,8 +320,8 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
   assert.equal(session.body.user.name, `User ${login}`);
   assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 200, 'the server holds the session');
 
-  assertInOrder(
-    loggedSince(backend, mark),
+  await expectInOrder(
+    () => loggedSince(backend, mark),
     ['POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 200', 'GET /api/auth/session 200'],
     'the server',
   );
@@ -336,7 +346,7 @@ async function logOut({ page, browser, setup, cookie }) {
   // The session is gone on the server before the browser reaches the provider.
   assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 401, 'the server deleted the session');
   assert.equal(await jarCookie(browser, host), undefined, 'logout removed the cookie from the jar');
-  assertInOrder(loggedSince(backend, mark), ['POST /api/auth/logout 200', 'GET /api/auth/session 401'], 'the server');
+  await expectInOrder(() => loggedSince(backend, mark), ['POST /api/auth/logout 200', 'GET /api/auth/session 401'], 'the server');
 
   // The provider's own question, then back to the post-logout page.
   const ends = idp.events.filter((e) => e === 'end_session.success').length;
@@ -511,8 +521,8 @@ const hostile = {
     await assertSignedOut({ page, browser, setup });
 
     assert.equal(idp.events.filter((e) => e.startsWith('grant.')).length, grants, 'the attacker code was never redeemed');
-    assertInOrder(
-      backend.responses(),
+    await expectInOrder(
+      () => backend.responses(),
       ['POST /api/auth/oidc/callback 400', 'POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 400'],
       'the server',
     );
@@ -539,8 +549,8 @@ const hostile = {
     await waitFor('the page to clean its URL', async () => (await locationOf(page)) === setup.pageUrl);
     await assertSignedOut({ page, browser, setup });
     assert.deepEqual(idp.events.filter((e) => e.startsWith('grant.')), [], 'the stale code was never redeemed');
-    assertInOrder(
-      setup.backend.responses(),
+    await expectInOrder(
+      () => setup.backend.responses(),
       ['POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 400', 'GET /api/auth/session 401'],
       'the server',
     );
@@ -589,8 +599,8 @@ const hostile = {
     // The user's own session is untouched by all this, and was never the other context's.
     assert.ok(!(await other.cookies()).some((c) => c.value === cookie.value), 'the session id stayed in its context');
     assert.equal(await sessionStatusWithCookie(setup.backendOrigin, cookie), 200);
-    assertInOrder(
-      backend.responses(),
+    await expectInOrder(
+      () => backend.responses(),
       ['POST /api/auth/oidc/callback 200', 'POST /api/auth/oidc/callback 400', 'POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 401', 'POST /api/auth/oidc/callback 400'],
       'the server',
     );
@@ -624,8 +634,8 @@ const hostile = {
     assert.equal(answer.status, 200, JSON.stringify(answer));
     assert.equal(answer.body.return_to, '/notes?tab=2#top');
     await waitFor('the page to go to return_to', async () => (await locationOf(page)) === `${setup.frontendOrigin}/notes?tab=2#top`);
-    assertInOrder(
-      backend.responses(),
+    await expectInOrder(
+      () => backend.responses(),
       [...Array(5).fill('POST /api/auth/oidc/start 400'), 'POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 200'],
       'the server',
     );
