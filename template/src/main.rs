@@ -2,7 +2,11 @@
 
 use std::process::ExitCode;
 
-use {{crate_name}}::{config::Config, shutdown, startup::Application, telemetry};
+// One item per line, so that rustfmt keeps this layout whatever the
+// project's name (a long name would push a single line past 100 columns).
+use {{crate_name}}::config::Config;
+use {{crate_name}}::startup::Application;
+use {{crate_name}}::{shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {

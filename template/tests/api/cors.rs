@@ -1,11 +1,14 @@
 //! CORS for the configured frontend origin, on every kind of response.
 
-use crate::helpers::{FRONTEND, OPEN_JSON_ROUTE, error_code, spawn_app};
+use reqwest::{Response, StatusCode};
 {%- if auth == "password" %}
-use crate::helpers::spawn_app_with;
 use serde_json::json;
 {%- endif %}
-use reqwest::{Response, StatusCode};
+
+{% if auth == "password" -%}
+use crate::helpers::spawn_app_with;
+{% endif -%}
+use crate::helpers::{FRONTEND, OPEN_JSON_ROUTE, error_code, spawn_app};
 
 fn assert_cors_allows_frontend(response: &Response) {
     let headers = response.headers();

@@ -350,7 +350,11 @@ fn cases(host: &str, session: &str) -> Vec<Case> {
         ),
         case(
             "32 KiB state, no sign-in started",
-            login(&json!({ "code": "c", "state": long }).to_string().into_bytes()),
+            login(
+                &json!({ "code": "c", "state": long })
+                    .to_string()
+                    .into_bytes(),
+            ),
             S::BAD_REQUEST,
         ),
         case(

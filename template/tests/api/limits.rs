@@ -103,7 +103,10 @@ async fn a_body_over_the_limit_is_refused_before_parsing() {
     let app = spawn_app().await;
     let big = "x".repeat(1024 * 1024);
     let response = app
-        .post_json(OPEN_JSON_ROUTE, &json!({ "email": "big@example.com", "big": big }))
+        .post_json(
+            OPEN_JSON_ROUTE,
+            &json!({ "email": "big@example.com", "big": big }),
+        )
         .await;
     assert_security_headers(&response);
     assert_eq!(

@@ -11,9 +11,13 @@ use serde_json::{Value, json};
 use crate::helpers::{
     TestApp, cookie_pair, error_code,
     provider::{CLIENT_ID, TestProvider},
-    session_set_cookie, spawn_app_with,
+    session_set_cookie,
     sign_in::approve,
+    spawn_app_with,
 };
+
+/// The page the tests' settings name as `OIDC_REDIRECT_URL` (its default).
+const REDIRECT_PAGE: &str = "{% if cross_origin %}http://localhost:5173/{% else %}http://localhost:8080/{% endif %}";
 
 /// Where the provider sends the browser back to after logout.
 const AFTER_LOGOUT: &str = "{% if cross_origin %}http://localhost:5173{% else %}http://localhost:8080{% endif %}/signed-out";
@@ -49,7 +53,11 @@ async fn assert_signed_out(app: &TestApp) {
 #[tokio::test]
 async fn sign_in_read_the_session_log_out_and_sign_in_again() {
     let provider = TestProvider::start().await;
-    let app = app_on(&provider, &[("OIDC_POST_LOGOUT_REDIRECT_URL", AFTER_LOGOUT)]).await;
+    let app = app_on(
+        &provider,
+        &[("OIDC_POST_LOGOUT_REDIRECT_URL", AFTER_LOGOUT)],
+    )
+    .await;
     assert_signed_out(&app).await;
 
     let login = app.begin_login(Some("/notes/7?tab=all#top")).await;
@@ -74,10 +82,7 @@ async fn sign_in_read_the_session_log_out_and_sign_in_again() {
     }
     // The provider sends the browser back to the frontend page, never to
     // the API (see the project's README).
-    assert_eq!(
-        request["redirect_uri"],
-        "{% if cross_origin %}http://localhost:5173/{% else %}http://localhost:8080/{% endif %}"
-    );
+    assert_eq!(request["redirect_uri"], REDIRECT_PAGE);
     let pending_cookie = login.cookie.clone().expect("the pending login's session");
     // A started login signs no one in.
     assert_signed_out(&app).await;
@@ -98,10 +103,7 @@ async fn sign_in_read_the_session_log_out_and_sign_in_again() {
     assert!(body["user"]["id"].is_i64(), "{body}");
     // No token ever reaches the browser.
     let text = body.to_string();
-    assert!(
-        !text.contains("token") && !text.contains("eyJ"),
-        "{text}"
-    );
+    assert!(!text.contains("token") && !text.contains("eyJ"), "{text}");
 
     let user = signed_in_user(&app).await;
     assert_eq!(user["id"], body["user"]["id"]);
@@ -138,7 +140,12 @@ async fn sign_in_read_the_session_log_out_and_sign_in_again() {
     assert_eq!(provider.end_sessions().len(), 1);
 
     // Signing in again finds the same user.
-    let again: Value = app.sign_in_as("ada@example.com").await.json().await.unwrap();
+    let again: Value = app
+        .sign_in_as("ada@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["user"]["id"], body["user"]["id"]);
     assert_eq!(again["return_to"], "/");
     assert_eq!(signed_in_user(&app).await["id"], body["user"]["id"]);
@@ -210,7 +217,9 @@ async fn return_to_must_be_a_path_on_this_site() {
         let browser = app.another_browser();
         let login = browser.begin_login(Some(return_to)).await;
         let params = approve(&login.authorization_url, "ada@example.com", None).await;
-        let callback = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+        let callback = browser
+            .oidc_callback(&params, login.cookie.as_deref())
+            .await;
         assert_eq!(callback.status(), StatusCode::OK);
         let body: Value = callback.json().await.unwrap();
         assert_eq!(body["return_to"], return_to);
@@ -226,7 +235,9 @@ async fn users_are_keyed_by_issuer_and_subject_not_by_email() {
         async move {
             let login = browser.begin_login(None).await;
             let params = approve(&login.authorization_url, email, Some(subject)).await;
-            let callback = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+            let callback = browser
+                .oidc_callback(&params, login.cookie.as_deref())
+                .await;
             assert_eq!(callback.status(), StatusCode::OK);
             let body: Value = callback.json().await.unwrap();
             assert_eq!(signed_in_user(&browser).await["id"], body["user"]["id"]);

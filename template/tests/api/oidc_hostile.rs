@@ -72,7 +72,9 @@ async fn an_attackers_answer_relayed_into_a_victims_browser_signs_no_one_in() {
     );
     assert_signed_out(&victim).await;
     let own_params = approve(&own.authorization_url, "victim@example.com", None).await;
-    let late = victim.oidc_callback(&own_params, own.cookie.as_deref()).await;
+    let late = victim
+        .oidc_callback(&own_params, own.cookie.as_deref())
+        .await;
     assert_eq!(
         error_code(late, StatusCode::BAD_REQUEST).await,
         "invalid_state"
@@ -112,7 +114,9 @@ async fn a_callback_without_a_started_login_or_with_a_wrong_state_is_refused() {
     // The pending login went with the first refusal: even the right answer
     // no longer signs in.
     params.insert("unknown_field".into(), "ignored".into());
-    let late = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+    let late = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
     assert_eq!(
         error_code(late, StatusCode::BAD_REQUEST).await,
         "invalid_state"
@@ -130,7 +134,9 @@ async fn an_expired_login_is_refused() {
     let app = app_on(provider.issuer(), &[("OIDC_LOGIN_TIMEOUT_SECS", "3")]).await;
     let (browser, login, params) = approved_login(&app, "ada@example.com").await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    let late = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+    let late = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
     assert_eq!(
         error_code(late, StatusCode::BAD_REQUEST).await,
         "invalid_state"
@@ -140,7 +146,9 @@ async fn an_expired_login_is_refused() {
 
     // Within the time, the same steps sign in.
     let (browser, login, params) = approved_login(&app, "ada@example.com").await;
-    let in_time = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+    let in_time = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
     assert_eq!(in_time.status(), StatusCode::OK);
 }
 
@@ -164,7 +172,10 @@ async fn a_replayed_code_signs_no_one_in() {
     let second = app.another_browser();
     let own = second.begin_login(None).await;
     let state = approve(&own.authorization_url, "mallory@example.com", None).await["state"].clone();
-    let replayed = HashMap::from([("code".to_owned(), params["code"].clone()), ("state".to_owned(), state)]);
+    let replayed = HashMap::from([
+        ("code".to_owned(), params["code"].clone()),
+        ("state".to_owned(), state),
+    ]);
     let answer = second.oidc_callback(&replayed, own.cookie.as_deref()).await;
     assert_eq!(
         error_code(answer, StatusCode::UNAUTHORIZED).await,
@@ -185,7 +196,9 @@ async fn a_refusal_at_the_provider_signs_no_one_in() {
     let (browser, login, params) = approved_login(&app, "ada@example.com").await;
     assert_eq!(params["error"], "access_denied");
     assert!(!params.contains_key("code"));
-    let answer = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+    let answer = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
     assert_eq!(
         error_code(answer, StatusCode::UNAUTHORIZED).await,
         "provider_refused"
@@ -194,7 +207,9 @@ async fn a_refusal_at_the_provider_signs_no_one_in() {
     assert_eq!(provider.token_requests(), 0);
 
     // The pending login is consumed: the same answer again is a stale one.
-    let again = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+    let again = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
     assert_eq!(
         error_code(again, StatusCode::BAD_REQUEST).await,
         "invalid_state"
@@ -218,7 +233,9 @@ async fn forged_id_tokens_sign_no_one_in() {
         provider.forge(forgery);
         let (browser, login, params) = approved_login(&app, "ada@example.com").await;
         let requests = provider.token_requests();
-        let answer = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+        let answer = browser
+            .oidc_callback(&params, login.cookie.as_deref())
+            .await;
         // The code was exchanged: the token itself was refused.
         assert_eq!(provider.token_requests(), requests + 1, "{forgery:?}");
         assert_eq!(
@@ -231,7 +248,9 @@ async fn forged_id_tokens_sign_no_one_in() {
     // The same provider's honest tokens still sign in.
     provider.forge(Forgery::None);
     let (browser, login, params) = approved_login(&app, "ada@example.com").await;
-    let honest = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+    let honest = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
     assert_eq!(honest.status(), StatusCode::OK);
 }
 
@@ -256,8 +275,13 @@ async fn a_rotated_key_is_fetched_once_and_unknown_keys_are_not_refetched_at_onc
     // forged key ids cannot make the app hammer the provider.
     provider.forge(Forgery::UnknownKeyId);
     let (browser, login, params) = approved_login(&app, "ada@example.com").await;
-    let answer = browser.oidc_callback(&params, login.cookie.as_deref()).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "test too slow to tell");
+    let answer = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "test too slow to tell"
+    );
     assert_eq!(
         error_code(answer, StatusCode::UNAUTHORIZED).await,
         "invalid_token"
@@ -350,7 +374,9 @@ async fn a_token_endpoint_answering_garbage_is_a_503_or_401_never_a_500() {
         let (browser, login, params) = approved_login(&app, "ada@example.com").await;
         provider.misbehave(Endpoint::Token, Some(how));
         let started = Instant::now();
-        let answer = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+        let answer = browser
+            .oidc_callback(&params, login.cookie.as_deref())
+            .await;
         let status = answer.status();
         let code = error_code(answer, status).await;
         assert!(
@@ -380,7 +406,9 @@ async fn keys_answering_garbage_after_a_rotation_sign_no_one_in() {
     provider.rotate_key();
     provider.misbehave(Endpoint::Jwks, Some(Misbehaviour::Html));
     let (browser, login, params) = approved_login(&app, "ada@example.com").await;
-    let answer = browser.oidc_callback(&params, login.cookie.as_deref()).await;
+    let answer = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
     let status = answer.status();
     assert!(
         [StatusCode::SERVICE_UNAVAILABLE, StatusCode::UNAUTHORIZED].contains(&status),

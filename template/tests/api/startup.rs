@@ -42,15 +42,15 @@ fn bad_configuration_stops_start_up_with_one_clear_line() {
 #[test]
 fn plain_http_on_a_public_host_starts_with_a_warning() {
     let database = test_database();
-    let mut server = command_with(
-        &database,
-        &[
-            ("PUBLIC_ORIGIN", "http://api.example.com"),
 {%- if cross_origin %}
-            ("FRONTEND_ORIGINS", "http://app.example.com"),
+    let settings = [
+        ("PUBLIC_ORIGIN", "http://api.example.com"),
+        ("FRONTEND_ORIGINS", "http://app.example.com"),
+    ];
+{%- else %}
+    let settings = [("PUBLIC_ORIGIN", "http://api.example.com")];
 {%- endif %}
-        ],
-    );
+    let mut server = command_with(&database, &settings);
     // Everything logged up to the line that says the server is up.
     let logged = Process::spawn(&mut server).lines_until("listening");
     let warnings: Vec<&String> = logged.iter().filter(|l| l.contains("WARN")).collect();

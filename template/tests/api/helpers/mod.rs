@@ -20,7 +20,12 @@ use reqwest::{Client, Response, StatusCode, header::HeaderMap};
 use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use {{crate_name}}::{config::Config, routes, startup::Application, state::AppState};
+// One item per line, so that rustfmt keeps this layout whatever the
+// project's name (a long name would push a single line past 100 columns).
+use {{crate_name}}::config::Config;
+use {{crate_name}}::routes;
+use {{crate_name}}::startup::Application;
+use {{crate_name}}::state::AppState;
 
 pub use sign_in::{AUTH_POSTS, LOGGED_OUT, OPEN_JSON_ROUTE};
 pub use test_database::TestDatabase;

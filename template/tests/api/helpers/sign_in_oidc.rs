@@ -107,15 +107,23 @@ pub fn complete_env(env: &mut HashMap<String, String>) {
 /// for a process.
 pub fn process_env(settings: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: HashMap<String, String> = HashMap::from([
-        ("PUBLIC_ORIGIN".to_owned(), "http://localhost:8080".to_owned()),
-        ("FRONTEND_ORIGINS".to_owned(), "http://localhost:5173".to_owned()),
+        (
+            "PUBLIC_ORIGIN".to_owned(),
+            "http://localhost:8080".to_owned(),
+        ),
+        (
+            "FRONTEND_ORIGINS".to_owned(),
+            "http://localhost:5173".to_owned(),
+        ),
     ]);
     for (name, value) in settings {
         env.insert((*name).to_owned(), (*value).to_owned());
     }
     complete_env(&mut env);
     env.into_iter()
-        .filter(|(name, _)| name.starts_with("OIDC_") && !settings.iter().any(|(set, _)| set == name))
+        .filter(|(name, _)| {
+            name.starts_with("OIDC_") && !settings.iter().any(|(set, _)| set == name)
+        })
         .collect()
 }
 
