@@ -98,11 +98,7 @@ fn the_auth_menu_picks_a_hosted_login() {
     let destination = tempfile::tempdir().unwrap();
     // Defaults up to the auth menu, Down then Enter there, then the default
     // frontend origin.
-    let output = generate_typing(
-        template.path(),
-        destination.path(),
-        "\r\r\r\r\x1b[B\r\r",
-    );
+    let output = generate_typing(template.path(), destination.path(), "\r\r\r\r\x1b[B\r\r");
     let screen = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{screen}");
     assert!(screen.contains("How users sign in"), "{screen}");
@@ -178,7 +174,10 @@ fn a_malformed_origin_is_asked_again_and_the_project_is_a_git_repository() {
     let destination = tempfile::tempdir().unwrap();
     // `false` for cross_origin; a backend origin without its scheme, then a
     // good one; the default stores and way of signing in.
-    let keys = format!("{}localhost:9090\rhttp://LOCALHOST:9090\r\r\r\r", answer_no());
+    let keys = format!(
+        "{}localhost:9090\rhttp://LOCALHOST:9090\r\r\r\r",
+        answer_no()
+    );
     let output = generate_typing(template.path(), destination.path(), &keys);
     let screen = plain(&output.stdout);
     assert!(output.status.success(), "{screen}");
