@@ -144,7 +144,7 @@ impl Config {
             session_store: session_store::Settings::from_env(&env)?,
             session: session::Lifetime::from_env(&env)?,
             cookie,
-            log_filter: env.var("RUST_LOG", "info").value,
+            log_filter: env.var("RUST_LOG", DEFAULT_LOG_FILTER).value,
 {%- if auth == "password" %}
             throttle: rate_limit::Settings::from_env(&env)?,
 {%- else %}
@@ -155,6 +155,11 @@ impl Config {
         })
     }
 }
+
+/// `RUST_LOG` when it is not set: `info`, except tower-sessions, whose two
+/// spans per request at `info` cost more than the access log and prefix
+/// every handler's line.
+const DEFAULT_LOG_FILTER: &str = "info,tower_sessions=warn,tower_sessions_core=warn";
 {%- if cross_origin %}
 
 /// Parses a comma-separated list of origins, refusing an empty list.

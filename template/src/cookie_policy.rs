@@ -21,7 +21,6 @@
 use std::fmt;
 
 use axum::{
-    extract::State,
     http::{HeaderValue, header},
     response::Response,
 };
@@ -226,10 +225,7 @@ impl fmt::Display for CookiePolicy {
 /// Response middleware: rewrites each `Set-Cookie` for the session cookie,
 /// the removal cookie of a logout included, to carry the policy's attributes.
 /// Other cookies pass untouched.
-pub async fn finish_session_cookies(
-    State(policy): State<CookiePolicy>,
-    mut response: Response,
-) -> Response {
+pub fn finish_session_cookies(policy: &CookiePolicy, mut response: Response) -> Response {
     let headers = response.headers_mut();
     let set_cookies: Vec<HeaderValue> = headers
         .get_all(header::SET_COOKIE)
@@ -427,14 +423,14 @@ mod tests {
         }
     }
 
-    async fn rewritten(policy: &CookiePolicy, set_cookies: &[&str]) -> Vec<String> {
+    fn rewritten(policy: &CookiePolicy, set_cookies: &[&str]) -> Vec<String> {
         let mut response = Response::new(axum::body::Body::empty());
         for value in set_cookies {
             response
                 .headers_mut()
                 .append(header::SET_COOKIE, HeaderValue::from_str(value).unwrap());
         }
-        let response = finish_session_cookies(State(policy.clone()), response).await;
+        let response = finish_session_cookies(policy, response);
         response
             .headers()
             .get_all(header::SET_COOKIE)
@@ -443,8 +439,8 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn session_cookies_get_partitioned_and_removal_cookies_get_secure() {
+    #[test]
+    fn session_cookies_get_partitioned_and_removal_cookies_get_secure() {
         let cross_site = policy(
             "https://api.other.net",
             &["https://app.example.com"],
@@ -460,8 +456,7 @@ mod tests {
                 "__Host-sid=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
                 "theme=dark; Path=/",
             ],
-        )
-        .await;
+        );
         let [session, removal, other] = &cookies[..] else {
             panic!("{cookies:?}")
         };

@@ -137,7 +137,7 @@ impl From<tower_sessions::session::Error> for ApiError {
 /// bare `StatusCode::INTERNAL_SERVER_ERROR` or `Err(StatusCode::NOT_FOUND)`,
 /// so the frontend never has to handle an empty or plain-text error.
 /// Headers the handler set (`Retry-After`, `Allow`, ...) are kept.
-pub async fn json_for_bare_errors(response: Response) -> Response {
+pub fn json_for_bare_errors(response: Response) -> Response {
     let status = response.status();
     let bare = (status.is_client_error() || status.is_server_error())
         && !response.headers().contains_key(header::CONTENT_TYPE)

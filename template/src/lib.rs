@@ -28,6 +28,7 @@ pub mod origin;
 pub mod password;
 pub mod rate_limit;
 {%- endif %}
+pub mod response_hook;
 pub mod routes;
 pub mod server;
 pub mod session;

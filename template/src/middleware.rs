@@ -1,20 +1,26 @@
 //! The middleware stack, built in this one place so its order can be read
 //! and reasoned about.
+//!
+//! Every request passes through all of it, so it is built for that: each
+//! layer here is a plain tower service that neither boxes the request's
+//! future nor clones the services below it, and the outer layers wrap the
+//! whole application once, not each route (`Router::layer` would put a copy
+//! of the stack on every route, cloned for every request). The server
+//! clones the stack once per connection (`server.rs`). For a middleware of
+//! your own on a few routes, `axum::middleware::from_fn` is the simple way;
+//! see `response_hook.rs` for one that runs on every request.
 
-use std::any::Any;
+use std::{any::Any, convert::Infallible};
 
 use axum::{
     BoxError, Router,
+    body::{Body, Bytes},
     error_handling::HandleErrorLayer,
-    extract::{DefaultBodyLimit, Request},
-    http::{HeaderValue, StatusCode, header},
-    middleware::{Next, from_fn, map_response, map_response_with_state},
-    response::{IntoResponse, Response},
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, Request, Response, StatusCode, header},
+    response::IntoResponse,
 };
-use tower::{
-    ServiceBuilder,
-    timeout::{TimeoutLayer, error::Elapsed},
-};
+use tower::{ServiceBuilder, timeout::TimeoutLayer, util::BoxCloneSyncService};
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
 use tower_sessions::SessionManagerLayer;
 
@@ -25,8 +31,15 @@ use crate::{
     config::Config,
     cookie_policy, csrf,
     error::{self, ApiError},
+    response_hook::{Hook, ResponseHookLayer, Then},
     session, session_store, telemetry,
 };
+
+/// The application with every layer: what the server runs.
+pub type App = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, Infallible>;
+
+/// The body every response leaves with (panic catching boxes it).
+pub type ResponseBody = tower_http::body::UnsyncBoxBody<Bytes, BoxError>;
 
 /// Wraps the routes in every layer. Outermost first:
 {%- if cross_origin %}
@@ -68,9 +81,10 @@ pub fn apply(
     probes: Router,
     config: &Config,
     sessions: SessionManagerLayer<session_store::Store>,
-) -> Router {
+) -> App {
     // In a ServiceBuilder the first layer is the outermost.
-    let api_only = ServiceBuilder::new()
+    let cookie_policy = config.cookie.clone();
+    let api = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(timeout_response))
         .layer(TimeoutLayer::new(config.request_timeout))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -78,15 +92,20 @@ pub fn apply(
             &config.public_origin,
             config.frontend_origins(),
         ))
-        .layer(map_response(session::explain_failed_save))
-        .layer(map_response_with_state(
-            config.cookie.clone(),
-            cookie_policy::finish_session_cookies,
-        ))
+        .map_response(session::explain_failed_save)
+        .map_response(move |response| {
+            cookie_policy::finish_session_cookies(&cookie_policy, response)
+        })
         .layer(sessions)
-        .layer(map_response(session::mark_as_passed_through))
-        .layer(map_response(error::json_for_bare_errors));
-    let everything = ServiceBuilder::new()
+        .map_response(session::mark_as_passed_through)
+        .map_response(error::json_for_bare_errors)
+        .service(api);
+    // The probes answer their own paths; everything else is the API's.
+    let app = probes.fallback_service(api);
+    let app = ServiceBuilder::new()
+{%- if cross_origin %}
+        .layer(cors::layer(config.frontend_origins()))
+{%- endif %}
         .layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
             hsts(config),
@@ -111,21 +130,11 @@ pub fn apply(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
-        .layer(from_fn(no_store_for_api))
-        .layer(from_fn(telemetry::access_log))
-        .layer(CatchPanicLayer::custom(panic_response));
-    // `Router::layer` wraps the routes present at that point, so the probes
-    // are merged in after the API-only layers.
-    let app = api.layer(api_only).merge(probes);
-{%- if cross_origin %}
-    // With `Router::layer` the last layer is the outermost, so CORS goes on
-    // last. (Inside a ServiceBuilder it could not: its preflight answers need
-    // a body type the inner layers do not produce.)
-    app.layer(everything)
-        .layer(cors::layer(config.frontend_origins()))
-{%- else %}
-    app.layer(everything)
-{%- endif %}
+        .layer(ResponseHookLayer(NoStoreForApi))
+        .layer(ResponseHookLayer(telemetry::AccessLog))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .service(app);
+    BoxCloneSyncService::new(app)
 }
 
 /// `Strict-Transport-Security` when browsers reach this backend over https
@@ -150,17 +159,30 @@ fn hsts(config: &Config) -> Option<HeaderValue> {
 /// Adds `Cache-Control: no-store` to answers under `/api` that have no
 /// `Cache-Control` of their own. (The frontend's files, served by
 /// same-origin projects, stay cacheable.)
-async fn no_store_for_api(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let api = path == "/api" || path.starts_with("/api/");
-    let mut response = next.run(request).await;
-    if api {
-        response
-            .headers_mut()
-            .entry(header::CACHE_CONTROL)
-            .or_insert(HeaderValue::from_static("no-store"));
+#[derive(Clone, Copy, Debug)]
+struct NoStoreForApi;
+
+impl<B> Hook<B> for NoStoreForApi {
+    type Then = ApiAnswer;
+
+    fn request(&self, request: &Request<B>) -> ApiAnswer {
+        let path = request.uri().path();
+        ApiAnswer(path == "/api" || path.starts_with("/api/"))
     }
-    response
+}
+
+/// Whether a response answers an `/api` request.
+struct ApiAnswer(bool);
+
+impl Then for ApiAnswer {
+    fn response<R>(self, response: &mut Response<R>) {
+        if self.0 {
+            response
+                .headers_mut()
+                .entry(header::CACHE_CONTROL)
+                .or_insert(HeaderValue::from_static("no-store"));
+        }
+    }
 }
 
 /// Largest request body accepted. The API takes small JSON documents; the
@@ -171,7 +193,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// the timeout can see). 503 rather than 408: the client may not be at
 /// fault, and browsers silently resend requests answered 408.
 async fn timeout_response(err: BoxError) -> ApiError {
-    if err.is::<Elapsed>() {
+    if err.is::<tower::timeout::error::Elapsed>() {
         tracing::warn!("request timed out");
     } else {
         tracing::error!(error = %err, "request failed in the middleware stack");
@@ -184,7 +206,7 @@ async fn timeout_response(err: BoxError) -> ApiError {
 }
 
 /// Logs a handler's panic and answers it like any other error.
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let message = panic
         .downcast_ref::<&str>()
         .copied()

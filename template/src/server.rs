@@ -32,6 +32,7 @@
 //! `SHUTDOWN_GRACE_SECS` whatever is still open is closed.
 
 use std::{
+    cell::RefCell,
     convert::Infallible,
     net::SocketAddr,
     pin::Pin,
@@ -39,15 +40,14 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
-use axum::{Router, body::Body, extract::ConnectInfo};
+use axum::{body::Body, extract::ConnectInfo};
 use hyper::{
     body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint},
     server::conn::http1,
-    service::service_fn,
 };
 use hyper_util::rt::TokioIo;
 use tokio::{
@@ -57,9 +57,12 @@ use tokio::{
     task::JoinSet,
     time::Instant,
 };
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
-use crate::settings::{ConfigError, Env, parse_in_range};
+use crate::{
+    middleware::{App, ResponseBody},
+    settings::{ConfigError, Env, parse_in_range},
+};
 
 /// How connections are treated (see the module comment).
 #[derive(Clone, Copy, Debug)]
@@ -109,7 +112,7 @@ const CAP_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// within `settings.shutdown_grace`.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: App,
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -209,7 +212,7 @@ fn is_connection_error(err: &std::io::Error) -> bool {
 async fn serve_connection(
     stream: TcpStream,
     remote: SocketAddr,
-    app: Router,
+    app: App,
     settings: Settings,
     mut stopping: watch::Receiver<()>,
     _slot: OwnedSemaphorePermit,
@@ -221,22 +224,11 @@ async fn serve_connection(
         io: stream,
         clock: Arc::clone(&clock),
     });
-    let handler_clock = Arc::clone(&clock);
-    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
-        handler_clock.request_started();
-        let finished = ResponseFinished(Arc::clone(&handler_clock));
-        // What `into_make_service_with_connect_info` provides: handlers and
-        // the login throttle read the client's address from it.
-        request.extensions_mut().insert(ConnectInfo(remote));
-        let app = app.clone();
-        async move {
-            let response = app.oneshot(request).await?;
-            Ok::<_, Infallible>(response.map(|body| Tracked {
-                body,
-                _finished: finished,
-            }))
-        }
-    });
+    let service = ConnectionService {
+        app: RefCell::new(app),
+        remote,
+        clock: Arc::clone(&clock),
+    };
     let connection = http1::Builder::new()
         .header_read_timeout(None)
         .serve_connection(io, service)
@@ -271,6 +263,63 @@ async fn serve_connection(
                 connection.as_mut().graceful_shutdown();
             }
         }
+    }
+}
+
+/// The application as hyper calls it for one connection.
+///
+/// hyper handles one request of an HTTP/1.1 connection at a time, so the
+/// connection has its own copy of the application (cloned once, when it was
+/// accepted) and calls it directly: no request pays for cloning the stack.
+struct ConnectionService {
+    app: RefCell<App>,
+    remote: SocketAddr,
+    clock: Arc<Clock>,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
+    type Response = hyper::Response<Tracked>;
+    type Error = Infallible;
+    type Future = Responding;
+
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Responding {
+        self.clock.request_started();
+        let finished = ResponseFinished(Arc::clone(&self.clock));
+        // What `into_make_service_with_connect_info` provides: handlers and
+        // the login throttle read the client's address from it.
+        request.extensions_mut().insert(ConnectInfo(self.remote));
+        let request = request.map(Body::new);
+        let mut app = self.app.borrow_mut();
+        // The stack is always ready (nothing in it waits for capacity); if a
+        // layer ever is not, a fresh copy waits for it instead.
+        let response = match app.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => app.call(request),
+            Poll::Pending => Box::pin(app.clone().oneshot(request)),
+        };
+        Responding {
+            response,
+            finished: Some(finished),
+        }
+    }
+}
+
+/// A response on its way to hyper, its body tracked (see [`Tracked`]).
+struct Responding {
+    response: <App as Service<axum::extract::Request>>::Future,
+    finished: Option<ResponseFinished>,
+}
+
+impl Future for Responding {
+    type Output = Result<hyper::Response<Tracked>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Ok(response) = std::task::ready!(this.response.as_mut().poll(cx));
+        let finished = this.finished.take().expect("polled after completion");
+        Poll::Ready(Ok(response.map(|body| Tracked {
+            body,
+            _finished: finished,
+        })))
     }
 }
 
@@ -386,18 +435,18 @@ impl Drop for ResponseFinished {
 
 /// A response body that says when it is done.
 struct Tracked {
-    body: Body,
+    body: ResponseBody,
     _finished: ResponseFinished,
 }
 
 impl HttpBody for Tracked {
     type Data = Bytes;
-    type Error = axum::Error;
+    type Error = axum::BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
         Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 

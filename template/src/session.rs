@@ -129,7 +129,7 @@ pub async fn sign_out(session: &Session) -> Result<(), tower_sessions::session::
 /// Marks a response as made below the session layer (by a handler, an
 /// extractor or the router). `middleware.rs` puts this right inside the
 /// session layer.
-pub async fn mark_as_passed_through(mut response: Response) -> Response {
+pub fn mark_as_passed_through(mut response: Response) -> Response {
     response.extensions_mut().insert(PassedThrough);
     response
 }
@@ -141,7 +141,7 @@ pub async fn mark_as_passed_through(mut response: Response) -> Response {
 /// response is the only one without the mark that
 /// [`mark_as_passed_through`] puts on everything coming up from below, so
 /// this recognises exactly that failure, whatever status a handler chose.
-pub async fn explain_failed_save(response: Response) -> Response {
+pub fn explain_failed_save(response: Response) -> Response {
     if response.extensions().get::<PassedThrough>().is_some() {
         response
     } else {

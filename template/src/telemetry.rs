@@ -2,23 +2,29 @@
 //!
 //! One subscriber for the whole process, filtered by `RUST_LOG`. Every
 //! response is logged in one line with its method, path, status and latency
-//! ([`access_log`], at `info`).
+//! ([`AccessLog`], at `info`).
 //!
 //! The access log is the one line written per request, so what it costs
-//! shows directly in the throughput (see the benchmark notes): it is a
-//! single event, with no span to create, enter and format (so a handler's
-//! own lines do not repeat the method and path: the access line right after
-//! them has both), and lines are
-//! written by a background thread in batches (`tracing-appender` with
-//! `lossy(false)`: when the thread falls behind, requests wait for it rather
-//! than lines being dropped). [`init`] returns the guard that writes out
-//! what is still queued when the process ends.
+//! shows directly in the throughput (see BENCHMARKS.md): it is a single
+//! event, with no span to create, enter and format (so a handler's own lines
+//! do not repeat the method and path: the access line right after them has
+//! both). Lines for files and pipes are formatted by [`format::Plain`],
+//! which writes the text of `tracing-subscriber`'s default format at a
+//! fraction of its cost; a terminal gets the default format itself, in
+//! colour. Lines are written by a background thread in batches
+//! (`tracing-appender` with `lossy(false)`: when the thread falls behind,
+//! requests wait for it rather than lines being dropped). [`init`] returns
+//! the guard that writes out what is still queued when the process ends.
+
+pub mod format;
 
 use std::{io::IsTerminal, time::Instant};
 
-use axum::{extract::Request, middleware::Next, response::Response};
+use axum::http::{Method, Request, Response, Uri};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::response_hook::{Hook, Then};
 
 /// Installs the global subscriber. An invalid filter is a configuration
 /// error, reported like the others instead of being silently ignored. Keep
@@ -47,14 +53,21 @@ pub fn init(filter: &str) -> Result<WorkerGuard, String> {
         .buffered_lines_limit(QUEUED_LINES)
         .thread_name("log-writer")
         .finish(out);
-    fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(writer)
-        // Colours for a person at a terminal (unless NO_COLOR is set); plain
-        // text for files and log collectors, which would store the codes.
-        .with_ansi(terminal && !no_color())
-        .init();
+    let subscriber = fmt().with_env_filter(filter).with_writer(writer);
+    if terminal {
+        // Colours for a person at a terminal, unless NO_COLOR is set.
+        subscriber
+            .with_target(false)
+            .with_ansi(!no_color())
+            .init();
+    } else {
+        // Plain text for files and log collectors, which would store the
+        // colour codes.
+        subscriber
+            .event_format(format::Plain)
+            .fmt_fields(format::PlainFields)
+            .init();
+    }
     Ok(guard)
 }
 
@@ -66,21 +79,41 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// waits for the thread (nothing is dropped).
 const QUEUED_LINES: usize = 8 * 1024;
 
-/// Logs one line per response: method, path, status and latency in
-/// microseconds. Handlers' own lines come before it.
-pub async fn access_log(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let response = next.run(request).await;
-    tracing::info!(
-        method = %method,
-        path = %uri.path(),
-        status = response.status().as_u16(),
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "finished processing request"
-    );
-    response
+/// The access log: one line per response, with its method, path, status and
+/// latency in microseconds, after the handler's own lines. The path, not
+/// the whole URI: query strings can carry tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessLog;
+
+impl<B> Hook<B> for AccessLog {
+    type Then = AccessLine;
+
+    fn request(&self, request: &Request<B>) -> AccessLine {
+        AccessLine {
+            started: Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+        }
+    }
+}
+
+/// What the access log keeps of a request until its response.
+pub struct AccessLine {
+    started: Instant,
+    method: Method,
+    uri: Uri,
+}
+
+impl Then for AccessLine {
+    fn response<R>(self, response: &mut Response<R>) {
+        tracing::info!(
+            method = %self.method,
+            path = %self.uri.path(),
+            status = response.status().as_u16(),
+            latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "finished processing request"
+        );
+    }
 }
 
 /// Whether colours are turned off by the `NO_COLOR` convention
