@@ -10,11 +10,11 @@
 //! your own on a few routes, `axum::middleware::from_fn` is the simple way;
 //! see `response_hook.rs` for one that runs on every request.
 
-use std::{any::Any, convert::Infallible};
+use std::any::Any;
 
 use axum::{
     BoxError, Router,
-    body::{Body, Bytes},
+    body::Body,
     error_handling::HandleErrorLayer,
     extract::DefaultBodyLimit,
     http::{HeaderValue, Request, Response, StatusCode, header},
@@ -32,14 +32,9 @@ use crate::{
     cookie_policy, csrf,
     error::{self, ApiError},
     response_hook::{Hook, ResponseHookLayer, Then},
+    server::App,
     session, session_store, telemetry,
 };
-
-/// The application with every layer: what the server runs.
-pub type App = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, Infallible>;
-
-/// The body every response leaves with (panic catching boxes it).
-pub type ResponseBody = tower_http::body::UnsyncBoxBody<Bytes, BoxError>;
 
 /// Wraps the routes in every layer. Outermost first:
 {%- if cross_origin %}

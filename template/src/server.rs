@@ -44,7 +44,11 @@ use std::{
     time::Duration,
 };
 
-use axum::{body::Body, extract::ConnectInfo};
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{Request, Response},
+};
 use hyper::{
     body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint},
     server::conn::http1,
@@ -57,12 +61,17 @@ use tokio::{
     task::JoinSet,
     time::Instant,
 };
-use tower::{Service, ServiceExt};
+use tower::{Service, ServiceExt, util::BoxCloneSyncService};
+use tower_http::body::UnsyncBoxBody;
 
-use crate::{
-    middleware::{App, ResponseBody},
-    settings::{ConfigError, Env, parse_in_range},
-};
+use crate::settings::{ConfigError, Env, parse_in_range};
+
+/// The application as the server runs it: every route with every layer
+/// (`middleware.rs` builds it).
+pub type App = BoxCloneSyncService<Request<Body>, Response<ResponseBody>, Infallible>;
+
+/// The body every response leaves with (panic catching boxes it).
+pub type ResponseBody = UnsyncBoxBody<Bytes, axum::BoxError>;
 
 /// How connections are treated (see the module comment).
 #[derive(Clone, Copy, Debug)]

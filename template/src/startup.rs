@@ -40,7 +40,7 @@ const THROTTLE_CLEANUP: Duration = Duration::from_secs(60);
 
 pub struct Application {
     listener: TcpListener,
-    app: middleware::App,
+    app: server::App,
     state: AppState,
     server: server::Settings,
     /// Tasks that run as long as the server: the session clean-up{% if auth == "oidc" %}, and
