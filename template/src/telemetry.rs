@@ -56,10 +56,7 @@ pub fn init(filter: &str) -> Result<WorkerGuard, String> {
     let subscriber = fmt().with_env_filter(filter).with_writer(writer);
     if terminal {
         // Colours for a person at a terminal, unless NO_COLOR is set.
-        subscriber
-            .with_target(false)
-            .with_ansi(!no_color())
-            .init();
+        subscriber.with_target(false).with_ansi(!no_color()).init();
     } else {
         // Plain text for files and log collectors, which would store the
         // colour codes.

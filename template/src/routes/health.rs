@@ -32,7 +32,10 @@ pub fn router() -> Router<AppState> {
 
 /// Always the same answer, written once.
 async fn health() -> ([(header::HeaderName, &'static str); 1], &'static str) {
-    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
 }
 
 async fn ready(

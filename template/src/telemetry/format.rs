@@ -27,10 +27,7 @@ use tracing::{
 };
 use tracing_subscriber::{
     field::RecordFields,
-    fmt::{
-        FmtContext, FormatEvent, FormatFields, FormattedFields,
-        format::Writer,
-    },
+    fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
     registry::LookupSpan,
 };
 
@@ -370,7 +367,10 @@ mod tests {
         }
         let (ours, default) = both(|| {
             let err = Outer(std::io::Error::other("disk full"));
-            tracing::error!(error = &err as &(dyn std::error::Error + 'static), "save failed");
+            tracing::error!(
+                error = &err as &(dyn std::error::Error + 'static),
+                "save failed"
+            );
         });
         assert_eq!(ours, default);
     }
