@@ -124,12 +124,18 @@ export class Backend {
     return this.lines.find((line) => line.includes('listening'));
   }
 
-  /** `METHOD /path STATUS` for every response logged so far (CORS answers preflights before the log). */
+  /**
+   * `METHOD /path STATUS` for every response logged so far (CORS answers
+   * preflights before the log). Leaves out `GET /favicon.ico`: Chromium
+   * asks for it on its own, at a moment of its choosing (seen between a
+   * signup and the logout after it), so it is no part of what a page did.
+   */
   responses() {
     return this.lines
       .map((line) => line.match(RESPONSE_LINE))
       .filter(Boolean)
-      .map(([, method, uri, status]) => `${method} ${uri} ${status}`);
+      .map(([, method, uri, status]) => `${method} ${uri} ${status}`)
+      .filter((response) => !response.startsWith('GET /favicon.ico '));
   }
 
   /**
