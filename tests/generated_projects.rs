@@ -226,7 +226,8 @@ fn check(case: &Case) {
         remove_own_artifacts(&project);
         return;
     }
-    let tests = cargo(&project, &["test"]);
+    // Offline, for the reason given in `check_dependencies`.
+    let tests = cargo(&project, &["test", "--offline"]);
     let live_check = if case.cross_origin {
         "test cors::credentialed_responses_carry_cors_headers_errors_included ... ok"
     } else {
@@ -296,7 +297,14 @@ fn same_files(project: &Path, reference: &Path) {
 /// Each choice compiles in only what it needs: sqlx with exactly one
 /// driver, fred only for Redis.
 fn check_dependencies(project: &Path, case: &Case) {
-    let tree = cargo(project, &["tree", "--edges", "normal", "--prefix", "none"]);
+    // Offline: clippy resolved and downloaded everything already. Online,
+    // cargo asks the sparse index again, and once got a stale copy from it
+    // that lacked a version published minutes earlier (hyper 1.13.0) while
+    // the lock file, written by clippy, named it.
+    let tree = cargo(
+        project,
+        &["tree", "--offline", "--edges", "normal", "--prefix", "none"],
+    );
     let has = |krate: &str| tree.lines().any(|l| l.starts_with(&format!("{krate} v")));
     let postgres = case.database == "postgres";
     let redis = case.session_store == "redis";
