@@ -220,7 +220,13 @@ pub fn cargo(project: &Path, args: &[&str]) -> String {
 /// `debug/deps/<crate>-<hash>`; that one is found by the crate name, which is
 /// the project name and so unique to each project of the matrix.
 pub fn remove_own_artifacts(project: &Path) {
-    let listing = cargo(project, &["test", "--no-run", "--message-format=json"]);
+    // Offline: called after the project was built, so everything is here,
+    // and the sparse index has once served a stale copy lacking a version
+    // the lock file named.
+    let listing = cargo(
+        project,
+        &["test", "--offline", "--no-run", "--message-format=json"],
+    );
     let sources = project.canonicalize().expect("project dir");
     let mut removed = 0;
     let mut crate_names = Vec::new();
