@@ -121,6 +121,12 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<tower_sessions::session_store::Error> for ApiError {
+    fn from(err: tower_sessions::session_store::Error) -> Self {
+        tower_sessions::session::Error::Store(err).into()
+    }
+}
+
 impl From<tower_sessions::session::Error> for ApiError {
     fn from(err: tower_sessions::session::Error) -> Self {
         use tower_sessions::{session::Error, session_store::Error as StoreError};

@@ -14,7 +14,7 @@ use axum::{
 };
 use tower_sessions::Session;
 
-use crate::{database::Pool, error::ApiError, session, users, users::User};
+use crate::{error::ApiError, session, users::User};
 
 /// `axum::Json`, with rejections turned into [`ApiError`]s (400 malformed,
 /// 415 wrong content type, 413 too large, 422 wrong shape).
@@ -62,12 +62,15 @@ impl From<PathRejection> for ApiError {
 }
 
 /// The signed-in user; extracting it answers 401 when nobody is signed in.
+///
+/// It is the copy the session took at sign-in (see `session.rs`), read with
+/// the session and without a database query; deleting an account ends its
+/// sessions, so the copy never outlives the account.
 pub struct CurrentUser(pub User);
 
 impl<S> FromRequestParts<S> for CurrentUser
 where
     S: Send + Sync,
-    Pool: FromRef<S>,
     session::Lifetime: FromRef<S>,
 {
     type Rejection = ApiError;
@@ -77,16 +80,9 @@ where
             .await
             .map_err(|(_, message)| ApiError::internal(message))?;
         let lifetime = session::Lifetime::from_ref(state);
-        let Some(user_id) = session::user_id(&session, lifetime).await? else {
-            return Err(ApiError::unauthenticated());
-        };
-        match users::find_by_id(&Pool::from_ref(state), user_id).await? {
+        match session::user(&session, lifetime).await? {
             Some(user) => Ok(Self(user)),
-            None => {
-                // The account is gone: end the session rather than keep it.
-                session::sign_out(&session).await?;
-                Err(ApiError::unauthenticated())
-            }
+            None => Err(ApiError::unauthenticated()),
         }
     }
 }

@@ -45,9 +45,18 @@ pub async fn list(
     .await
 }
 
-pub async fn create(db: &Pool, owner: i64, title: &str, body: &str) -> Result<Note, sqlx::Error> {
+/// The owner's account does not exist (any more): the foreign key refused
+/// the row.
+pub struct OwnerGone;
+
+pub async fn create(
+    db: &Pool,
+    owner: i64,
+    title: &str,
+    body: &str,
+) -> Result<Result<Note, OwnerGone>, sqlx::Error> {
     let now = now();
-    sqlx::query_as::<_, Note>(&format!(
+    let inserted = sqlx::query_as::<_, Note>(&format!(
         "INSERT INTO notes (user_id, title, body, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}"
     ))
@@ -56,7 +65,12 @@ pub async fn create(db: &Pool, owner: i64, title: &str, body: &str) -> Result<No
     .bind(body)
     .bind(now)
     .fetch_one(db)
-    .await
+    .await;
+    match inserted {
+        Ok(note) => Ok(Ok(note)),
+        Err(sqlx::Error::Database(err)) if err.is_foreign_key_violation() => Ok(Err(OwnerGone)),
+        Err(err) => Err(err),
+    }
 }
 
 pub async fn find(db: &Pool, owner: i64, id: i64) -> Result<Option<Note>, sqlx::Error> {

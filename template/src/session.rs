@@ -5,13 +5,23 @@
 //! data lives in the session store (see `session_store.rs`), so logout is
 //! immediate, a stolen cookie can be revoked, and several instances of the
 //! backend sharing the store see the same sessions.
+//!
+//! A signed-in session holds a copy of the user's row (`users::User`, taken
+//! at sign-in), so a request learns who is signed in without a database
+//! query. The copy cannot outlive the account: deleting it ends every
+//! session it has (`session_store::end_sessions_of`; the SQL session tables
+//! also follow the users table with `ON DELETE CASCADE`). A feature that
+//! changes what the copy holds (an email change, say) must refresh the
+//! sessions it affects or end them.
 
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::{
-    Expiry, Session, SessionManagerLayer, SessionStore, cookie::time, session::Id,
+    Expiry, Session, SessionManagerLayer, SessionStore,
+    cookie::time,
+    session::{Id, Record},
 };
 
 use crate::{
@@ -19,15 +29,17 @@ use crate::{
     error::ApiError,
     session_store::Store,
     settings::{ConfigError, Env},
+    users::User,
 };
 
 /// Key under which the signed-in user is kept.
 const USER_KEY: &str = "user";
 
 /// What a signed-in session holds.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct SessionUser {
-    id: i64,
+    /// The account as it was at sign-in.
+    user: User,
     /// Unix time of sign-in, for the absolute lifetime.
     signed_in_at: i64,
     /// Unix time of the last write, used to slide the idle timeout.
@@ -69,34 +81,31 @@ pub fn layer(
         .with_expiry(Expiry::OnInactivity(to_time(lifetime.inactivity)))
 }
 
-/// Signs `user_id` in. The id is cycled first, so an id an attacker planted
+/// Signs `user` in. The id is cycled first, so an id an attacker planted
 /// before login (session fixation) is worthless afterwards.
-pub async fn sign_in(
-    session: &Session,
-    user_id: i64,
-) -> Result<(), tower_sessions::session::Error> {
+pub async fn sign_in(session: &Session, user: &User) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
     let user = SessionUser {
-        id: user_id,
+        user: user.clone(),
         signed_in_at: now(),
         renewed_at: now(),
     };
     session.insert(USER_KEY, user).await
 }
 
-/// The signed-in user's id, if any. A session older than `lifetime.max` is
+/// The signed-in user, if any. A session older than `lifetime.max` is
 /// ended here.
 ///
 /// The store's expiry only moves when the session is written, so a session
 /// that is read but never written would end `inactivity` after sign-in. To
 /// make the timeout an idle timeout without writing on every request, the
 /// session is re-saved once at least half of the idle window has passed.
-pub async fn user_id(
+pub async fn user(
     session: &Session,
     lifetime: Lifetime,
-) -> Result<Option<i64>, tower_sessions::session::Error> {
-    let mut user = match session.get::<SessionUser>(USER_KEY).await {
-        Ok(Some(user)) => user,
+) -> Result<Option<User>, tower_sessions::session::Error> {
+    let mut signed_in = match session.get::<SessionUser>(USER_KEY).await {
+        Ok(Some(signed_in)) => signed_in,
         Ok(None) => return Ok(None),
         // Written by an older version of `SessionUser`: treat it as signed
         // out rather than failing every request until it expires.
@@ -108,17 +117,26 @@ pub async fn user_id(
         Err(err) => return Err(err),
     };
     let max_age = i64::try_from(lifetime.max.as_secs()).unwrap_or(i64::MAX);
-    if now().saturating_sub(user.signed_in_at) >= max_age {
-        tracing::info!(user_id = user.id, "session reached its maximum lifetime");
+    if now().saturating_sub(signed_in.signed_in_at) >= max_age {
+        tracing::info!(
+            user_id = signed_in.user.id,
+            "session reached its maximum lifetime"
+        );
         session.flush().await?;
         return Ok(None);
     }
     let half_window = i64::try_from(lifetime.inactivity.as_secs() / 2).unwrap_or(i64::MAX);
-    if now().saturating_sub(user.renewed_at) >= half_window {
-        user.renewed_at = now();
-        session.insert(USER_KEY, user).await?;
+    if now().saturating_sub(signed_in.renewed_at) >= half_window {
+        signed_in.renewed_at = now();
+        session.insert(USER_KEY, &signed_in).await?;
     }
-    Ok(Some(user.id))
+    Ok(Some(signed_in.user))
+}
+
+/// The id of the user signed in to `record`, for the stores, which index
+/// sessions by user so that deleting an account can end them all.
+pub fn user_id_of(record: &Record) -> Option<i64> {
+    record.data.get(USER_KEY)?.get("user")?.get("id")?.as_i64()
 }
 
 /// Deletes the session record and tells the browser to drop the cookie.
@@ -179,10 +197,16 @@ mod tests {
         max: Duration::from_secs(7 * 86400),
     };
 
+    /// Built from JSON, which fits the `User` of either sign-in method.
+    fn ada() -> User {
+        serde_json::from_value(serde_json::json!({"id": 7, "email": "ada@example.com"}))
+            .expect("a user")
+    }
+
     async fn session_signed_in(seconds_ago: i64) -> Session {
         let session = Session::new(None, Arc::new(MemoryStore::default()), None);
         let user = SessionUser {
-            id: 7,
+            user: ada(),
             signed_in_at: now() - seconds_ago,
             renewed_at: now() - 60,
         };
@@ -193,10 +217,22 @@ mod tests {
     #[tokio::test]
     async fn a_session_ends_at_its_maximum_lifetime_however_active() {
         let young = session_signed_in(7 * 86400 - 60).await;
-        assert_eq!(user_id(&young, LIFETIME).await.unwrap(), Some(7));
+        let signed_in = user(&young, LIFETIME).await.unwrap();
+        assert_eq!(signed_in.map(|user| user.id), Some(7));
 
         let old = session_signed_in(7 * 86400).await;
-        assert_eq!(user_id(&old, LIFETIME).await.unwrap(), None);
+        assert!(user(&old, LIFETIME).await.unwrap().is_none());
         assert!(old.is_empty().await, "the session is flushed");
+    }
+
+    #[tokio::test]
+    async fn the_stores_find_the_signed_in_user_in_a_record() {
+        let store = Arc::new(MemoryStore::default());
+        let session = Session::new(None, store.clone(), None);
+        sign_in(&session, &ada()).await.unwrap();
+        session.save().await.unwrap();
+        let id = session.id().expect("saved");
+        let record = store.load(&id).await.unwrap().expect("stored");
+        assert_eq!(user_id_of(&record), Some(7));
     }
 }

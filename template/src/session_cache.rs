@@ -44,9 +44,12 @@
 //! The argument needs every write to go through this process. That is the
 //! SQLite default: one instance owns its database file. Writes made behind
 //! its back (an operator's `sqlite3` shell deleting session rows) are seen
-//! when the entry leaves the cache, at most [`TIME_TO_LIVE`] later. Users are
-//! not cached here: a deleted account is still noticed at its next request
-//! (`extract.rs` reads the user row).
+//! when the entry leaves the cache, at most [`TIME_TO_LIVE`] later. That
+//! includes deleting a user behind its back: the foreign key deletes the
+//! user's sessions in the table, and the cache serves them until they leave
+//! it. Deleting the account through the API (`DELETE /api/auth/account`)
+//! ends them at once (`session_store::end_sessions_of`, then
+//! [`Cached::forget_all`]).
 //!
 //! PostgreSQL and Redis stores get no such cache: several instances may
 //! share them, and a logout on one instance is a write the others never see,
@@ -138,6 +141,20 @@ impl<S> Cached<S> {
         self.shared.stripes[index]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops every cached session, after the store deleted sessions by some
+    /// other means than `delete` (deleting an account takes its sessions with
+    /// it). Every stripe counts as written, so the argument in the module
+    /// comment holds; each session is read from the store once again.
+    /// Deleting an account is rare enough that this beats indexing the cache
+    /// by user.
+    pub fn forget_all(&self) {
+        for stripe in &self.shared.stripes {
+            let mut generation = stripe.lock().unwrap_or_else(PoisonError::into_inner);
+            *generation = generation.wrapping_add(1);
+        }
+        self.shared.cache.invalidate_all();
     }
 
     /// After a write to `id` has completed in the store (whether it
@@ -367,5 +384,44 @@ mod tests {
         inner.paused.enabled.store(false, Ordering::SeqCst);
 
         assert_eq!(store.load(&session.id).await.unwrap(), Some(newer));
+    }
+
+    /// Sessions deleted in the store by other means (an account's deletion
+    /// takes its sessions with it) are not served once `forget_all` ran.
+    #[tokio::test]
+    async fn forgetting_all_serves_what_the_store_holds_now() {
+        let inner = MemoryStore::default();
+        let store = Cached::new(inner.clone());
+        let mut session = record("a");
+        store.create(&mut session).await.unwrap();
+        store.load(&session.id).await.unwrap();
+        inner.delete(&session.id).await.unwrap();
+        assert!(store.load(&session.id).await.unwrap().is_some(), "cached");
+        store.forget_all();
+        assert_eq!(store.load(&session.id).await.unwrap(), None);
+    }
+
+    /// A read that loaded before such a deletion and caches after
+    /// `forget_all` must cache nothing.
+    #[tokio::test]
+    async fn a_read_that_raced_forgetting_all_caches_nothing() {
+        let inner = PausingStore::default();
+        let store = Cached::new(inner.clone());
+        let mut session = record("a");
+        store.create(&mut session).await.unwrap();
+
+        inner.paused.enabled.store(true, Ordering::SeqCst);
+        let reader = {
+            let (store, id) = (store.clone(), session.id);
+            tokio::spawn(async move { store.load(&id).await })
+        };
+        inner.paused.reached.notified().await;
+        inner.inner.delete(&session.id).await.unwrap();
+        store.forget_all();
+        inner.paused.resume.add_permits(1);
+        assert!(reader.await.unwrap().unwrap().is_some(), "it read before");
+        inner.paused.enabled.store(false, Ordering::SeqCst);
+
+        assert_eq!(store.load(&session.id).await.unwrap(), None);
     }
 }

@@ -13,6 +13,13 @@
 //! `UPDATE` of a live row instead: a deleted or expired session stays
 //! deleted. (Redis saves with `SET XX`, which has the same effect.)
 //!
+//! A signed-in session's row also names its user in a `user_id` column,
+//! which this module adds to the library's table with a foreign key to
+//! `users` (`ON DELETE CASCADE`): deleting an account deletes its sessions
+//! in the same statement, whoever deletes it. Sessions carry a copy of their
+//! user (`session.rs`), and this is what keeps the copy from outliving the
+//! account.
+//!
 {%- if database == "sqlite" %}
 //! One instance owns a SQLite file, so the sessions it reads are kept in
 //! memory in front of the table (`session_cache.rs`, which says why that
@@ -37,6 +44,7 @@ use tower_sessions_sqlx_store::{% if database == "postgres" %}PostgresStore as L
 
 use crate::{
     database::Pool,
+    session,
     settings::{ConfigError, Env},
 };
 
@@ -59,27 +67,59 @@ pub struct Table {
     db: Pool,
 }
 
+impl Table {
+    /// Deletes every session of `user_id`.
+    async fn delete_user_sessions(&self, user_id: i64) -> session_store::Result<()> {
+        sqlx::query(&format!("DELETE FROM {TABLE} WHERE user_id = $1"))
+            .bind(user_id)
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl SessionStore for Table {
+    /// Inserts the session under a fresh id, with its user. Inserting for an
+    /// account deleted meanwhile fails (the foreign key), so a login racing
+    /// the account's deletion cannot leave a session behind.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.library.create(record).await
+        loop {
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO {TABLE} (id, data, expiry_date, user_id) VALUES ($1, $2, $3, $4)"
+            ))
+            .bind(record.id.to_string())
+            .bind(encode(record)?)
+            .bind(record.expiry_date)
+            .bind(session::user_id_of(record))
+            .execute(&self.db)
+            .await;
+            match inserted {
+                // Ids are 128 random bits, so this is as good as never.
+                Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                    record.id = Id::default();
+                }
+                other => return other.map(drop).map_err(backend),
+            }
+        }
     }
 
     /// Updates the session if it is still there and unexpired; otherwise
     /// does nothing (it was deleted by a logout or a rotation meanwhile).
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = rmp_serde::to_vec(record)
-            .map_err(|err| session_store::Error::Encode(err.to_string()))?;
         let updated = sqlx::query(&format!(
-            "UPDATE {TABLE} SET data = $1, expiry_date = $2 WHERE id = $3 AND expiry_date > $4"
+            "UPDATE {TABLE} SET data = $1, expiry_date = $2, user_id = $3 \
+             WHERE id = $4 AND expiry_date > $5"
         ))
-        .bind(data)
+        .bind(encode(record)?)
         .bind(record.expiry_date)
+        .bind(session::user_id_of(record))
         .bind(record.id.to_string())
         .bind(OffsetDateTime::now_utc())
         .execute(&self.db)
         .await
-        .map_err(|err| session_store::Error::Backend(err.to_string()))?;
+        .map_err(backend)?;
         if updated.rows_affected() == 0 {
             tracing::debug!("not saving a session that was deleted meanwhile");
         }
@@ -100,6 +140,15 @@ impl ExpiredDeletion for Table {
     async fn delete_expired(&self) -> session_store::Result<()> {
         self.library.delete_expired().await
     }
+}
+
+/// The library's encoding of a record, which its `load` reads.
+fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
+    rmp_serde::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))
+}
+
+fn backend(err: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
 }
 
 /// The store lives in the application database, so it has no settings of
@@ -124,6 +173,9 @@ pub async fn open(_settings: &Settings, db: &Pool) -> anyhow::Result<Store> {
         .migrate()
         .await
         .context("cannot create the session table")?;
+    add_user_column(db)
+        .await
+        .context("cannot add the user column to the session table")?;
     let table = Table {
         library,
         db: db.clone(),
@@ -133,6 +185,58 @@ pub async fn open(_settings: &Settings, db: &Pool) -> anyhow::Result<Store> {
 {%- else %}
     Ok(table)
 {%- endif %}
+}
+
+/// Ends every session of `user_id`, whose account was just deleted: on every
+/// instance at once, as they all read this table.
+{%- if database == "sqlite" %}
+/// The rows went with the account (the foreign key); deleting by `user_id`
+/// again costs one indexed query and holds where the key is missing (a table
+/// copied without it). Then the cache of this instance, the only one, is
+/// emptied.
+pub async fn end_sessions_of(store: &Store, user_id: i64) -> session_store::Result<()> {
+    let deleted = store.inner().delete_user_sessions(user_id).await;
+    store.forget_all();
+    deleted
+}
+{%- else %}
+/// The rows went with the account (the foreign key); deleting by `user_id`
+/// again costs one indexed query and holds where the key is missing (a table
+/// copied without it).
+pub async fn end_sessions_of(store: &Store, user_id: i64) -> session_store::Result<()> {
+    store.delete_user_sessions(user_id).await
+}
+{%- endif %}
+
+/// Adds the `user_id` column and its index to the library's table, once.
+async fn add_user_column(db: &Pool) -> Result<(), sqlx::Error> {
+{%- if database == "postgres" %}
+    sqlx::query(&format!(
+        "ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS \
+         user_id BIGINT REFERENCES users (id) ON DELETE CASCADE"
+    ))
+    .execute(db)
+    .await?;
+{%- else %}
+    let (present,): (bool,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('{TABLE}') WHERE name = 'user_id'"
+    ))
+    .fetch_one(db)
+    .await?;
+    if !present {
+        sqlx::query(&format!(
+            "ALTER TABLE {TABLE} ADD COLUMN user_id INTEGER REFERENCES users (id) ON DELETE CASCADE"
+        ))
+        .execute(db)
+        .await?;
+    }
+{%- endif %}
+    sqlx::query(&format!(
+        "CREATE INDEX IF NOT EXISTS sessions_by_user ON {TABLE} (user_id)"
+    ))
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Starts deleting expired sessions every minute, for as long as the process

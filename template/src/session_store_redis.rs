@@ -4,6 +4,14 @@
 //! themselves (each save sets the key's expiry to the session's), so no
 //! clean-up task is needed. Users stay in the database.
 //!
+//! Sessions carry a copy of their user (`session.rs`), so deleting an account
+//! must end its sessions, and Redis cannot follow the users table the way the
+//! SQL session tables do (a foreign key). [`Store`] wraps the library's store
+//! and keeps, per user, the set of their session ids; deleting the account
+//! deletes them all ([`end_sessions_of`]). An account deleted behind the
+//! application's back (in a SQL shell) keeps its sessions until they expire:
+//! delete accounts through the API.
+//!
 //! Every request reads its session from Redis; no instance keeps sessions in
 //! memory. A logout on one instance must end the session on all of them at
 //! once, and a per-instance cache would go on serving it elsewhere (the
@@ -17,18 +25,113 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use async_trait::async_trait;
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store,
+};
 use tower_sessions_redis_store::{
     RedisStore,
-    fred::prelude::{Builder, ClientLike, Config as FredConfig, Pool, ReconnectPolicy},
+    fred::prelude::{
+        Builder, ClientLike, Config as FredConfig, Error as RedisError, KeysInterface, Pool,
+        ReconnectPolicy, SetsInterface,
+    },
 };
 
 use crate::{
-    database,
+    database, session,
     settings::{ConfigError, Env, redact_url},
+    users,
 };
 
-/// The session store this project was generated with.
-pub type Store = RedisStore<Pool>;
+/// The session store: the library's Redis store, plus a set of session ids
+/// per user.
+#[derive(Clone, Debug)]
+pub struct Store {
+    library: RedisStore<Pool>,
+    redis: Pool,
+    db: database::Pool,
+}
+
+/// The key of the set of `user_id`'s session ids. Session ids (the library's
+/// keys) are base64 and never contain `:`.
+fn sessions_of(user_id: i64) -> String {
+    format!("user-sessions:{user_id}")
+}
+
+fn backend(err: RedisError) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+impl Store {
+    /// Adds the session to its user's set, which expires with the user's
+    /// latest session (every save pushes the session's expiry forward, so
+    /// the latest save has the latest expiry).
+    async fn index(&self, record: &Record) -> session_store::Result<Option<i64>> {
+        let Some(user_id) = session::user_id_of(record) else {
+            return Ok(None);
+        };
+        let key = sessions_of(user_id);
+        let () = self
+            .redis
+            .sadd(&key, record.id.to_string())
+            .await
+            .map_err(backend)?;
+        let () = self
+            .redis
+            .expire_at(&key, record.expiry_date.unix_timestamp(), None)
+            .await
+            .map_err(backend)?;
+        Ok(Some(user_id))
+    }
+}
+
+#[async_trait]
+impl SessionStore for Store {
+    /// Creates the session and indexes it under its user, then checks that
+    /// the user still exists: a login that raced the account's deletion
+    /// either indexed its session before the deletion read the set, or
+    /// finds the account gone here and deletes the session itself.
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.library.create(record).await?;
+        let Some(user_id) = self.index(record).await? else {
+            return Ok(());
+        };
+        let exists = users::find_by_id(&self.db, user_id)
+            .await
+            .map_err(|err| session_store::Error::Backend(err.to_string()))?
+            .is_some();
+        if !exists {
+            tracing::info!(user_id, "not keeping a session of an account deleted meanwhile");
+            self.library.delete(&record.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.library.save(record).await?;
+        self.index(record).await.map(drop)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.library.load(id).await
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.library.delete(id).await
+    }
+}
+
+/// Ends every session of `user_id`, whose account was just deleted, on every
+/// instance at once: deletes the sessions its set names, then the set.
+pub async fn end_sessions_of(store: &Store, user_id: i64) -> session_store::Result<()> {
+    let key = sessions_of(user_id);
+    let mut keys: Vec<String> = store.redis.smembers(&key).await.map_err(backend)?;
+    keys.push(key);
+    let _deleted: i64 = store.redis.del(keys).await.map_err(backend)?;
+    Ok(())
+}
 
 /// The Redis server that holds the sessions.
 #[derive(Clone, Debug)]
@@ -72,8 +175,9 @@ const POOL_SIZE: usize = 4;
 /// Connects to Redis, failing start-up with a clear message if it is not
 /// there: a backend that starts without its session store would only answer
 /// 503.
-/// (The database is not used: users stay there, sessions go to Redis.)
-pub async fn open(config: &Settings, _db: &database::Pool) -> anyhow::Result<Store> {
+/// (Users stay in the database; the store checks there that a new session's
+/// account still exists.)
+pub async fn open(config: &Settings, db: &database::Pool) -> anyhow::Result<Store> {
     let shown = redact_url(&config.url);
     let fred_config = FredConfig::from_url(&config.url)
         .with_context(|| format!("REDIS_URL={shown:?} is not a valid Redis URL"))?;
@@ -92,7 +196,11 @@ pub async fn open(config: &Settings, _db: &database::Pool) -> anyhow::Result<Sto
     pool.init().await.with_context(|| {
         format!("cannot connect to Redis at REDIS_URL={shown:?}; is it running?")
     })?;
-    Ok(RedisStore::new(pool))
+    Ok(Store {
+        library: RedisStore::new(pool.clone()),
+        redis: pool,
+        db: db.clone(),
+    })
 }
 
 /// Redis expires session keys itself, so there is no clean-up task to run.

@@ -13,7 +13,10 @@ use crate::database::Pool;
 
 /// An account. The password hash never leaves this module except as a
 /// `Credentials` value for verification.
-#[derive(Clone, Debug, sqlx::FromRow)]
+///
+/// A signed-in session keeps a copy of it (`session.rs`), hence the serde
+/// derives; the API's answers are built in `routes/auth.rs`, not from these.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -67,4 +70,14 @@ pub async fn credentials_by_email(
         user: User { id, email },
         password_hash: hash.into(),
     }))
+}
+
+/// Deletes the account; its notes, devices and (in the database) sessions go
+/// with it (`ON DELETE CASCADE`). `false` if there was no such account.
+pub async fn delete(db: &Pool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }

@@ -12,7 +12,10 @@
 use crate::database::Pool;
 
 /// An account.
-#[derive(Clone, Debug, sqlx::FromRow)]
+///
+/// A signed-in session keeps a copy of it (`session.rs`), hence the serde
+/// derives; the API's answers are built in `routes/auth.rs`, not from these.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: i64,
     pub email: Option<String>,
@@ -48,4 +51,14 @@ pub async fn find_by_id(db: &Pool, id: i64) -> Result<Option<User>, sqlx::Error>
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// Deletes the account; its notes and (in the database) sessions go
+/// with it (`ON DELETE CASCADE`). `false` if there was no such account.
+pub async fn delete(db: &Pool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }

@@ -1,4 +1,5 @@
-//! Signup, login, logout and "who am I", as JSON over a session cookie.
+//! Signup, login, logout, "who am I" and account deletion, as JSON over a
+//! session cookie.
 //!
 //! The handlers validate input, delegate hashing to `password`, storage to
 //! `users` and cookie state to `session`, and answer the shapes documented in
@@ -12,7 +13,7 @@ use axum::{
     extract::State,
     http::{StatusCode, header},
     response::IntoResponse,
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
@@ -24,7 +25,7 @@ use crate::{
     known_devices::DeviceCookie,
     password::Passwords,
     rate_limit::{AuthThrottle, ClientIp},
-    session,
+    session, session_store,
     state::AppState,
     users::{self, User},
 };
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/session", get(current_session))
         .route("/api/auth/logout", post(logout))
+        .route("/api/auth/account", delete(delete_account))
 }
 
 /// Passwords are counted in characters; the upper bound caps Argon2 work
@@ -47,6 +49,13 @@ const MAX_EMAIL_LEN: usize = 254;
 #[derive(Deserialize)]
 struct EmailPassword {
     email: String,
+    password: String,
+}
+
+/// The body of account deletion: the password again, so that a session
+/// left open on a shared computer cannot delete the account.
+#[derive(Deserialize)]
+struct PasswordConfirmation {
     password: String,
 }
 
@@ -103,7 +112,7 @@ async fn signup(
                 "an account with this email exists",
             )
         })?;
-    session::sign_in(&session, user.id).await?;
+    session::sign_in(&session, &user).await?;
     let device = device.remember(&db, user.id).await?;
     tracing::info!(user_id = user.id, "signed up");
     Ok((
@@ -159,7 +168,7 @@ async fn login(
     let Some(credentials) = found.filter(|_| matches) else {
         return Err(wrong());
     };
-    session::sign_in(&session, credentials.user.id).await?;
+    session::sign_in(&session, &credentials.user).await?;
     let new_device = if known_device {
         None
     } else {
@@ -176,6 +185,48 @@ async fn current_session(CurrentUser(user): CurrentUser) -> axum::Json<UserRespo
 
 async fn logout(session: Session) -> Result<StatusCode, ApiError> {
     session::sign_out(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the signed-in account, with its notes, and ends every session it
+/// has, in this browser and all others, on every instance. Attempts draw on
+/// the account's allowance, so guessing the password from a stolen session
+/// is bounded as it is at login.
+async fn delete_account(
+    State(db): State<Pool>,
+    State(passwords): State<Passwords>,
+    State(throttle): State<Arc<AuthThrottle>>,
+    State(store): State<session_store::Store>,
+    CurrentUser(user): CurrentUser,
+    session: Session,
+    Json(input): Json<PasswordConfirmation>,
+) -> Result<StatusCode, ApiError> {
+    throttle.check_account(&user.email)?;
+    let found = users::credentials_by_email(&db, &user.email)
+        .await?
+        .filter(|found| found.user.id == user.id);
+    let Some(credentials) = found else {
+        // Deleted meanwhile (from another browser): make sure its sessions
+        // are gone, this one included.
+        session_store::end_sessions_of(&store, user.id).await?;
+        session::sign_out(&session).await?;
+        return Err(ApiError::unauthenticated());
+    };
+    let matches = input.password.chars().count() <= *PASSWORD_CHARS.end()
+        && passwords
+            .verify(input.password, Some(credentials.password_hash))
+            .await?;
+    if !matches {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_credentials",
+            "the password is incorrect",
+        ));
+    }
+    users::delete(&db, user.id).await?;
+    session_store::end_sessions_of(&store, user.id).await?;
+    session::sign_out(&session).await?;
+    tracing::info!(user_id = user.id, "deleted account");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,5 @@
-//! Hosted login: start, callback, logout and "who am I", as JSON over a
-//! session cookie.
+//! Hosted login: start, callback, logout, "who am I" and account deletion,
+//! as JSON over a session cookie.
 //!
 //! The provider sends the browser back to a frontend page (not to this API:
 //! in the cross-site shape a cookie set on a top-level visit to the API would
@@ -14,7 +14,7 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -28,7 +28,7 @@ use crate::{
     error::ApiError,
     extract::{CurrentUser, Json},
     oidc::{OidcError, PendingLogin, Provider},
-    session,
+    session, session_store,
     state::AppState,
     users::{self, User},
 };
@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/oidc/callback", post(callback))
         .route("/api/auth/session", get(current_session))
         .route("/api/auth/logout", post(logout))
+        .route("/api/auth/account", delete(delete_account))
 }
 
 /// Session key of the sign-in started in this browser.
@@ -94,7 +95,7 @@ async fn start(
     // if it never comes back, the record expires with the sign-in rather
     // than after SESSION_INACTIVITY_SECS, so anonymous calls cannot pile up
     // long-lived records.
-    if session::user_id(&session, lifetime).await?.is_none() {
+    if session::user(&session, lifetime).await?.is_none() {
         session.set_expiry(Some(Expiry::OnInactivity(seconds(
             provider.settings().login_timeout,
         ))));
@@ -190,7 +191,7 @@ async fn callback(
         identity.name.as_deref(),
     )
     .await?;
-    session::sign_in(&session, user.id).await?;
+    session::sign_in(&session, &user).await?;
     // Back to the usual idle timeout (see `start`).
     session.set_expiry(Some(Expiry::OnInactivity(seconds(lifetime.inactivity))));
     session.insert(ID_TOKEN_KEY, identity.id_token).await?;
@@ -214,6 +215,25 @@ async fn logout(State(provider): State<Provider>, session: Session) -> Result<Re
         Some(url) => Ok(axum::Json(json!({ "end_session_url": url.as_str() })).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
+}
+
+/// Deletes the signed-in account, with its notes, and ends every session it
+/// has, in this browser and all others, on every instance. The identity at
+/// the provider is the provider's: signing in with it again starts a new,
+/// empty account. (The CSRF layer keeps other sites from calling this; a
+/// re-authentication at the provider, `max_age=0`, would also guard against a
+/// session left open on a shared computer.)
+async fn delete_account(
+    State(db): State<Pool>,
+    State(store): State<session_store::Store>,
+    CurrentUser(user): CurrentUser,
+    session: Session,
+) -> Result<StatusCode, ApiError> {
+    users::delete(&db, user.id).await?;
+    session_store::end_sessions_of(&store, user.id).await?;
+    session::sign_out(&session).await?;
+    tracing::info!(user_id = user.id, "deleted account");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A path on the frontend's own origin: one leading `/`, and nothing a

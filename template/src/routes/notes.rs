@@ -136,7 +136,11 @@ async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let title = valid_title(&input.title)?;
     valid_body(&input.body)?;
-    let note = notes::create(&db, user.id, title, &input.body).await?;
+    // The session outlives its account only if the account was deleted
+    // behind the application's back; the note is refused as for no session.
+    let note = notes::create(&db, user.id, title, &input.body)
+        .await?
+        .map_err(|notes::OwnerGone| ApiError::unauthenticated())?;
     Ok((StatusCode::CREATED, axum::Json(NoteResponse::from(note))))
 }
 

@@ -367,3 +367,37 @@ async fn emails_are_normalised_before_storage_and_comparison() {
         );
     }
 }
+
+#[tokio::test]
+async fn deleting_the_account_needs_its_password() {
+    let app = spawn_app().await;
+    app.signup("grace@example.com", "a long passphrase").await;
+    for wrong in [json!({ "password": "not the passphrase" }), json!({ "password": "x".repeat(10_000) })] {
+        let refused = app
+            .client
+            .delete(app.url("/api/auth/account"))
+            .json(&wrong)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(
+            error_code(refused, StatusCode::FORBIDDEN).await,
+            "invalid_credentials"
+        );
+    }
+    let no_password = app
+        .client
+        .delete(app.url("/api/auth/account"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(no_password.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Still there, still signed in.
+    assert_eq!(app.session().await.status(), StatusCode::OK);
+    let other_browser = app.another_browser();
+    let login = other_browser
+        .login("grace@example.com", "a long passphrase")
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+}

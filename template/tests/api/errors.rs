@@ -83,10 +83,10 @@ async fn a_query_that_fails_for_a_reason_other_than_an_outage_is_a_generic_500()
     app.sign_in_as("ada@example.com").await;
     // A schema the code does not expect, as after a bad migration.
     app.database
-        .execute("ALTER TABLE users RENAME COLUMN email TO email_address")
+        .execute("ALTER TABLE notes RENAME COLUMN title TO headline")
         .await;
 
-    let response = app.session().await;
+    let response = app.get("/api/notes").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
@@ -97,6 +97,7 @@ async fn a_query_that_fails_for_a_reason_other_than_an_outage_is_a_generic_500()
     );
     // What does not touch that column is unaffected.
     assert_eq!(app.get("/api/health").await.status(), StatusCode::OK);
+    assert_eq!(app.session().await.status(), StatusCode::OK);
     assert_eq!(app.logout().await.status(), LOGGED_OUT);
 }
 
@@ -113,14 +114,14 @@ async fn a_database_that_cannot_answer_in_time_is_a_503() {
 
     // Every connection of the pool is busy elsewhere.
     let held = app.state.db.acquire().await.unwrap();
-    let response = app.session().await;
+    let response = app.get("/api/notes").await;
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(
         error_code(response, StatusCode::SERVICE_UNAVAILABLE).await,
         "unavailable"
     );
     drop(held);
-    assert_eq!(app.session().await.status(), StatusCode::OK);
+    assert_eq!(app.get("/api/notes").await.status(), StatusCode::OK);
 }
 {%- if session_store == "database" %}
 

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod accounts;
 {% if auth == "password" %}mod auth;
 {% endif %}mod cookie_policy;
 {%- if cross_origin %}

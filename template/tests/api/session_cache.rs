@@ -1,6 +1,6 @@
 //! The in-memory session cache of the SQLite project (`src/session_cache.rs`):
-//! warm reads stay off the store, every write is seen at once, and a deleted
-//! account still ends its sessions at once.
+//! warm reads stay off the store, every write is seen at once, and an account
+//! deleted through the API ends its sessions at once.
 
 use reqwest::StatusCode;
 
@@ -57,16 +57,44 @@ async fn the_old_id_of_a_warm_session_dies_at_login() {
     assert_eq!(app.session().await.status(), StatusCode::OK);
 }
 
-/// The session is in memory, but the account is read on every request: an
-/// account deleted behind the application's back (by an operator, on a
-/// connection of their own) is signed out at its next request.
+/// Sessions carry their user and the cache holds them, so deleting the
+/// account through the API must empty the cache of them: every browser of
+/// the account is signed out at its next request.
 #[tokio::test]
-async fn a_deleted_account_is_signed_out_at_once_despite_a_warm_session() {
+async fn a_deleted_account_is_signed_out_at_once_despite_warm_sessions() {
     let app = spawn_app().await;
-    app.sign_in_new_user().await;
+    let other_browser = app.another_browser();
+    app.sign_in_as("ada@example.com").await;
+    other_browser.sign_in_as("ada@example.com").await;
     for _ in 0..3 {
         assert_eq!(app.session().await.status(), StatusCode::OK);
+        assert_eq!(other_browser.session().await.status(), StatusCode::OK);
     }
+    let loads = app.state.session_store.store_loads();
+    assert_eq!(app.delete_account().await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        other_browser.session().await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        app.state.session_store.store_loads() > loads,
+        "the store was read again"
+    );
+}
+
+/// Deleting a user behind the application's back (on a connection of its
+/// own) deletes the user's session rows (the foreign key), but the cache
+/// goes on serving them until they leave it (`TIME_TO_LIVE`). What needs
+/// the account in the database is refused meanwhile (`notes.rs`).
+#[tokio::test]
+async fn an_account_deleted_behind_the_apps_back_loses_its_session_rows() {
+    let app = spawn_app().await;
+    app.sign_in_new_user().await;
+    assert_eq!(app.session().await.status(), StatusCode::OK);
     app.database.execute("DELETE FROM users").await;
-    assert_eq!(app.session().await.status(), StatusCode::UNAUTHORIZED);
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tower_sessions")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the session rows went with the account");
 }

@@ -64,3 +64,50 @@ async fn a_logout_through_one_instance_ends_the_session_on_all() {
         "unauthenticated"
     );
 }
+
+#[tokio::test]
+async fn an_account_deleted_through_one_instance_is_signed_out_on_all() {
+    let a = spawn_app().await;
+    let b = spawn_instance(&a.database, &[]).await;
+
+    let on_a = signed_in_cookie(&a, "linus@example.com").await;
+    let browser_on_b = b.another_browser();
+    browser_on_b.sign_in_as("linus@example.com").await;
+    assert_eq!(a.session_with_cookie(&on_a).await.status(), StatusCode::OK);
+
+    assert_eq!(
+        browser_on_b.delete_account().await.status(),
+        StatusCode::NO_CONTENT
+    );
+    for instance in [&a, &b] {
+        assert_eq!(
+            error_code(
+                instance.session_with_cookie(&on_a).await,
+                StatusCode::UNAUTHORIZED
+            )
+            .await,
+            "unauthenticated"
+        );
+    }
+}
+{%- if session_store == "database" %}
+
+/// No instance caches sessions, and the session table follows the users
+/// table (`ON DELETE CASCADE`): an account deleted behind the application's
+/// back, in a SQL shell, is signed out everywhere at once too.
+#[tokio::test]
+async fn an_account_deleted_in_the_database_is_signed_out_on_all() {
+    let a = spawn_app().await;
+    let b = spawn_instance(&a.database, &[]).await;
+
+    let cookie = signed_in_cookie(&a, "edsger@example.com").await;
+    assert_eq!(b.session_with_cookie(&cookie).await.status(), StatusCode::OK);
+    a.database.execute("DELETE FROM users").await;
+    for instance in [&a, &b] {
+        assert_eq!(
+            instance.session_with_cookie(&cookie).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+{%- endif %}

@@ -55,6 +55,17 @@ impl TestApp {
         login
     }
 
+    /// `DELETE /api/auth/account` for the signed-in user, confirmed with
+    /// the password.
+    pub async fn delete_account(&self) -> Response {
+        self.client
+            .delete(self.url("/api/auth/account"))
+            .json(&json!({ "password": PASSWORD }))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Signs this browser in as a user nobody else uses.
     pub async fn sign_in_new_user(&self) -> Response {
         self.sign_in_as(&new_email()).await

@@ -244,6 +244,16 @@ impl TestApp {
         signed_in
     }
 
+    /// `DELETE /api/auth/account` for the signed-in user (a hosted login
+    /// asks for nothing more than the session).
+    pub async fn delete_account(&self) -> Response {
+        self.client
+            .delete(self.url("/api/auth/account"))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Signs this browser in as a user nobody else uses.
     pub async fn sign_in_new_user(&self) -> Response {
         self.sign_in_as(&new_email()).await
