@@ -27,7 +27,6 @@ use tower_sessions::{
 use crate::{
     cookie_policy::CookiePolicy,
     error::ApiError,
-    session_store::Store,
     settings::{ConfigError, Env},
     users::User,
 };
@@ -67,11 +66,11 @@ impl Lifetime {
 }
 
 /// The session middleware with the cookie policy from the configuration.
-pub fn layer(
-    store: Store,
+pub fn layer<S: SessionStore + Clone>(
+    store: S,
     cookie: &CookiePolicy,
     lifetime: Lifetime,
-) -> SessionManagerLayer<Store> {
+) -> SessionManagerLayer<S> {
     SessionManagerLayer::new(store)
         .with_name(cookie.name)
         .with_secure(cookie.secure)
@@ -172,7 +171,7 @@ pub fn explain_failed_save(response: Response) -> Response {
 struct PassedThrough;
 
 /// Answers whether the store is reachable, with one real round-trip.
-pub async fn ping(store: &Store) -> Result<(), tower_sessions::session_store::Error> {
+pub async fn ping(store: &impl SessionStore) -> Result<(), tower_sessions::session_store::Error> {
     store.load(&Id::default()).await.map(|_| ())
 }
 

@@ -103,7 +103,10 @@ impl SessionStore for Store {
             .map_err(|err| session_store::Error::Backend(err.to_string()))?
             .is_some();
         if !exists {
-            tracing::info!(user_id, "not keeping a session of an account deleted meanwhile");
+            tracing::info!(
+                user_id,
+                "not keeping a session of an account deleted meanwhile"
+            );
             self.library.delete(&record.id).await?;
         }
         Ok(())

@@ -372,7 +372,10 @@ async fn emails_are_normalised_before_storage_and_comparison() {
 async fn deleting_the_account_needs_its_password() {
     let app = spawn_app().await;
     app.signup("grace@example.com", "a long passphrase").await;
-    for wrong in [json!({ "password": "not the passphrase" }), json!({ "password": "x".repeat(10_000) })] {
+    for wrong in [
+        json!({ "password": "not the passphrase" }),
+        json!({ "password": "x".repeat(10_000) }),
+    ] {
         let refused = app
             .client
             .delete(app.url("/api/auth/account"))

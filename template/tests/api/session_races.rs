@@ -134,8 +134,11 @@ async fn the_old_id_stays_dead_after_the_rotation_at_login() {
         let relogin_request = app.sign_in_request("ada@example.com", &old).await;
         let relogin = async {
             let answer = relogin_request.send().await.expect("request sent");
-            assert_eq!(answer.status(), StatusCode::OK);
-            let new = session_set_cookie(answer.headers()).expect("a new session cookie");
+            let new = session_set_cookie(answer.headers());
+            let status = answer.status();
+            let body = answer.text().await.unwrap_or_default();
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let new = new.expect("a new session cookie");
             assert_ne!(cookie_pair(&new), old);
         };
         while_writing(&app, &old, relogin).await;

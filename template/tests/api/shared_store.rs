@@ -101,7 +101,10 @@ async fn an_account_deleted_in_the_database_is_signed_out_on_all() {
     let b = spawn_instance(&a.database, &[]).await;
 
     let cookie = signed_in_cookie(&a, "edsger@example.com").await;
-    assert_eq!(b.session_with_cookie(&cookie).await.status(), StatusCode::OK);
+    assert_eq!(
+        b.session_with_cookie(&cookie).await.status(),
+        StatusCode::OK
+    );
     a.database.execute("DELETE FROM users").await;
     for instance in [&a, &b] {
         assert_eq!(
