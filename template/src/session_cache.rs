@@ -333,27 +333,41 @@ mod tests {
         assert_eq!(store.load(&session.id).await.unwrap(), None);
     }
 
+    /// Loads `id` through `store`, running `write` while the load has the
+    /// store's record in hand and has not yet cached it; returns what the
+    /// load returned.
+    async fn read_racing(
+        store: &Cached<PausingStore>,
+        id: Id,
+        write: impl Future<Output = ()>,
+    ) -> Option<Record> {
+        let paused = &store.inner().paused;
+        paused.enabled.store(true, Ordering::SeqCst);
+        let reader = {
+            let store = store.clone();
+            tokio::spawn(async move { store.load(&id).await })
+        };
+        paused.reached.notified().await;
+        write.await;
+        paused.resume.add_permits(1);
+        let loaded = reader.await.unwrap().unwrap();
+        paused.enabled.store(false, Ordering::SeqCst);
+        loaded
+    }
+
     /// The race the module comment reasons about: a read loads a session,
     /// a logout deletes it before the read caches what it loaded. The
     /// session must not come back from memory.
     #[tokio::test]
     async fn a_read_that_raced_a_delete_caches_nothing() {
-        let inner = PausingStore::default();
-        let store = Cached::new(inner.clone());
+        let store = Cached::new(PausingStore::default());
         let mut session = record("a");
         store.create(&mut session).await.unwrap();
 
-        inner.paused.enabled.store(true, Ordering::SeqCst);
-        let reader = {
-            let (store, id) = (store.clone(), session.id);
-            tokio::spawn(async move { store.load(&id).await })
-        };
-        inner.paused.reached.notified().await;
         // The read has the record in hand; the logout happens now.
-        store.delete(&session.id).await.unwrap();
-        inner.paused.resume.add_permits(1);
-        assert!(reader.await.unwrap().unwrap().is_some(), "it read before");
-        inner.paused.enabled.store(false, Ordering::SeqCst);
+        let logout = async { store.delete(&session.id).await.unwrap() };
+        let read = read_racing(&store, session.id, logout).await;
+        assert!(read.is_some(), "it read before");
 
         assert_eq!(store.load(&session.id).await.unwrap(), None);
         // A stale save afterwards is refused by a store that only updates
@@ -365,23 +379,16 @@ mod tests {
     /// A read that raced a save must not cache the state before the save.
     #[tokio::test]
     async fn a_read_that_raced_a_save_caches_nothing_stale() {
-        let inner = PausingStore::default();
-        let store = Cached::new(inner.clone());
+        let store = Cached::new(PausingStore::default());
         let mut session = record("old");
         store.create(&mut session).await.unwrap();
 
-        inner.paused.enabled.store(true, Ordering::SeqCst);
-        let reader = {
-            let (store, id) = (store.clone(), session.id);
-            tokio::spawn(async move { store.load(&id).await })
-        };
-        inner.paused.reached.notified().await;
         let mut newer = session.clone();
         newer.data.insert("v".to_owned(), serde_json::json!("new"));
-        store.save(&newer).await.unwrap();
-        inner.paused.resume.add_permits(1);
-        reader.await.unwrap().unwrap();
-        inner.paused.enabled.store(false, Ordering::SeqCst);
+        read_racing(&store, session.id, async {
+            store.save(&newer).await.unwrap();
+        })
+        .await;
 
         assert_eq!(store.load(&session.id).await.unwrap(), Some(newer));
     }
@@ -410,17 +417,12 @@ mod tests {
         let mut session = record("a");
         store.create(&mut session).await.unwrap();
 
-        inner.paused.enabled.store(true, Ordering::SeqCst);
-        let reader = {
-            let (store, id) = (store.clone(), session.id);
-            tokio::spawn(async move { store.load(&id).await })
+        let account_deleted = async {
+            inner.inner.delete(&session.id).await.unwrap();
+            store.forget_all();
         };
-        inner.paused.reached.notified().await;
-        inner.inner.delete(&session.id).await.unwrap();
-        store.forget_all();
-        inner.paused.resume.add_permits(1);
-        assert!(reader.await.unwrap().unwrap().is_some(), "it read before");
-        inner.paused.enabled.store(false, Ordering::SeqCst);
+        let read = read_racing(&store, session.id, account_deleted).await;
+        assert!(read.is_some(), "it read before");
 
         assert_eq!(store.load(&session.id).await.unwrap(), None);
     }
