@@ -26,7 +26,8 @@ use crate::{database::Pool, oidc::Provider, session, session_store};
 pub struct AppState {
     /// The database connection pool.
     pub db: Pool,
-    /// The session store, for the readiness probe; handlers reach sessions
+    /// The session store, for the readiness probe and for ending every
+    /// session of a deleted account; handlers reach their own session
     /// through the `Session` extractor.
     pub session_store: session_store::Store,
     /// How long sessions last.
