@@ -200,7 +200,7 @@ fn build_pair(folder: &str, prefix: &str, extra: &[(&str, &str)]) -> Projects {
         );
         let dir = root.join(name);
         update_changed_files(&fresh.join(name), &dir);
-        cargo(&dir, &["build"]);
+        cargo(&dir, &["build", "--locked"]);
         let bin = shared_target_dir().join("debug").join(name);
         assert!(bin.is_file(), "no binary at {}", bin.display());
         Built { dir, bin }

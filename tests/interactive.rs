@@ -88,8 +88,8 @@ fn the_store_menus_pick_postgres_and_redis() {
         "{env}"
     );
     assert!(env.contains("REDIS_URL=redis://127.0.0.1:6379\n"), "{env}");
-    let store = std::fs::read_to_string(project.join("src/session_store.rs")).unwrap();
-    assert!(store.contains("RedisStore"), "{store}");
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(r#""postgres", "redis-sessions""#), "{manifest}");
 }
 
 #[test]
@@ -109,8 +109,9 @@ fn the_auth_menu_picks_a_hosted_login() {
         "{env}"
     );
     assert!(!env.contains("AUTH_ATTEMPTS"), "{env}");
-    assert!(project.join("src/oidc.rs").is_file());
-    assert!(!project.join("src/password.rs").exists());
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(r#""oidc""#), "{manifest}");
+    assert!(!manifest.contains(r#""password""#), "{manifest}");
     let auth = std::fs::read_to_string(project.join("src/routes/auth.rs")).unwrap();
     assert!(auth.contains("/api/auth/oidc/callback"), "{auth}");
 }

@@ -1,6 +1,6 @@
 //! The origin checks at generation (the prompts' `regex` in
 //! cargo-generate.toml, then hooks/validate.rhai) and the generated app's
-//! own parsing at start-up (template/src/origin.rs, WHATWG URL parsing with
+//! own parsing at start-up (the platform crate's origin.rs, WHATWG URL parsing with
 //! the `url` crate) must agree: an origin accepted at generation is accepted
 //! by the app in exactly the form generation wrote to `.env`, and one the app
 //! would refuse is refused at generation. Both run here over one list.
@@ -10,7 +10,7 @@ mod common;
 // The app's parser itself, not a copy: it has no Liquid and needs only `url`.
 // Formatting it is the generated project's business (its own `cargo fmt`).
 #[rustfmt::skip]
-#[path = "../template/src/origin.rs"]
+#[path = "../template/crates/platform/src/origin.rs"]
 #[allow(dead_code)]
 mod origin;
 

@@ -122,7 +122,10 @@ fn build_project() -> PathBuf {
         "generation failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    cargo(&destination.path().join("outage-app"), &["build"]);
+    cargo(
+        &destination.path().join("outage-app"),
+        &["build", "--locked"],
+    );
     shared_target_dir().join("debug").join("outage-app")
 }
 

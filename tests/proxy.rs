@@ -224,7 +224,7 @@ fn build_project() -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     let dir = root.join(NAME);
-    cargo(&dir, &["build"]);
+    cargo(&dir, &["build", "--locked"]);
     dir
 }
 

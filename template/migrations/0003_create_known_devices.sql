@@ -1,7 +1,7 @@
 -- Devices (browsers) a user has signed in from, known by the digest of a
 -- long-lived cookie. Login throttling lets them through when the account's
 -- shared allowance is spent, so a stranger cannot lock the owner out
--- (see src/known_devices.rs). Rows older than the cookie's year are
+-- (see the platform crate's known_devices.rs). Rows older than the cookie's year are
 -- deleted when the same user signs in from a new browser.
 {%- if database == "postgres" %}
 CREATE TABLE known_devices (

@@ -2,33 +2,31 @@
 
 use std::process::ExitCode;
 
+use platform::{shutdown, telemetry};
+
 // One item per line, so that rustfmt keeps this layout whatever the
 // project's name (a long name would push a single line past 100 columns).
 use {{crate_name}}::config::Config;
 use {{crate_name}}::startup::Application;
-use {{crate_name}}::{shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
 {%- if auth == "password" %}
-    {{crate_name}}::allocator::return_large_blocks_to_the_os();
+    platform::allocator::return_large_blocks_to_the_os();
 {% endif %}
-    // Variables already in the environment win over `.env`; a missing file is fine.
-    if let Err(err) = dotenvy::dotenv()
+    // Variables already in the environment win over `.env`, which is read
+    // from the working folder only.
+    if let Err(err) = dotenvy::from_path(".env")
         && !err.not_found()
     {
         return fail(&format!("configuration error: cannot read .env: {err}"));
     }
-
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => return fail(&format!("configuration error: {err}")),
     };
     // Held to the end: dropping it writes out the log lines still queued.
-    let _log_writer = match telemetry::init(&config.log_filter) {
-        Ok(guard) => guard,
-        Err(err) => return fail(&format!("configuration error: {err}")),
-    };
+    let _log_writer = telemetry::init(&config.log);
 
     // Listening starts before start-up, so a signal is never lost: during
     // start-up (which may wait on the database) it stops the process at once,
@@ -38,12 +36,11 @@ async fn main() -> ExitCode {
         built = Application::build(config) => built,
         () = &mut stop => return ExitCode::SUCCESS,
     };
-    let served = match built {
-        Ok(app) => app.run_until(stop).await.map_err(anyhow::Error::from),
-        Err(err) => Err(err),
-    };
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
+    match built {
+        Ok(app) => {
+            app.run_until(stop).await;
+            ExitCode::SUCCESS
+        }
         Err(err) => fail(&format!("error: {err:#}")),
     }
 }

@@ -1,37 +1,41 @@
-//! What handlers and extractors share: the application state.
+//! What handlers and extractors share: the application state, and the one
+//! place it is built from the configuration.
 //!
-//! `AppState` is built once at start-up (`startup.rs`) and cloned into every
-//! request, so everything in it is cheap to clone. Each field is also a
-//! sub-state (`#[derive(FromRef)]`): a handler or extractor asks for exactly
-//! the part it uses (`State<Pool>`, `State<{% if auth == "password" %}Passwords{% else %}Provider{% endif %}>`), and modules such as
-//! `extract.rs`{% if auth == "password" %} and `rate_limit.rs`{% endif %} depend on those parts, not on this
-//! struct. Adding a shared thing means adding a field of its own type here.
+//! `AppState` is cloned into every request, so everything in it is cheap to
+//! clone. Each field is also a sub-state (`#[derive(FromRef)]`): a handler
+//! or extractor asks for exactly the part it uses (`State<Pool>`,
+//! `State<Sessions>`), and the platform's extractors depend on those parts,
+//! not on this struct. Something new to share is a field of its own type
+//! here, built in [`AppState::new`].
 
 {% if auth == "password" -%}
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-
-use crate::{
-    cookie_policy::CookiePolicy, database::Pool, password::Passwords, rate_limit::AuthThrottle,
-    session, session_store,
+use platform::{
+    cookie_policy::CookiePolicy,
+    password::Passwords,
+    rate_limit::AuthThrottle,
+    session_store::{Sessions, UserSessions},
 };
 {%- else -%}
 use axum::extract::FromRef;
-
-use crate::{database::Pool, oidc::Provider, session, session_store};
+use platform::{
+    oidc::Provider,
+    session_store::{Sessions, UserSessions},
+};
 {%- endif %}
+
+use crate::{config::Config, database::Pool};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     /// The database connection pool.
     pub db: Pool,
-    /// The session store, for the readiness probe and for ending every
-    /// session of a deleted account; handlers reach their own session
-    /// through the `Session` extractor.
-    pub session_store: session_store::Store,
-    /// How long sessions last.
-    pub session_lifetime: session::Lifetime,
+    /// The sessions: their lifetime, and every session of a user at once
+    /// (ending them when the account goes, refreshing them when it changes).
+    /// A handler reaches its own session through the `Session` extractor.
+    pub sessions: Sessions,
 {%- if auth == "password" %}
     /// Hashing and checking passwords.
     pub passwords: Passwords,
@@ -43,4 +47,26 @@ pub struct AppState {
     /// The OpenID provider: its discovery document, keys and HTTP client.
     pub provider: Provider,
 {%- endif %}
+}
+
+impl AppState {
+    /// Builds the state from the configuration, the open database and the
+    /// session store.
+    pub async fn new(
+        config: &Config,
+        db: Pool,
+        session_store: impl UserSessions,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            db,
+            sessions: Sessions::new(session_store, config.sessions, config.http.request_timeout),
+{%- if auth == "password" %}
+            passwords: Passwords::new().await?,
+            throttle: Arc::new(AuthThrottle::new(config.throttle.clone())),
+            cookie_policy: config.http.cookie.clone(),
+{%- else %}
+            provider: Provider::new(config.oidc.clone())?,
+{%- endif %}
+        })
+    }
 }

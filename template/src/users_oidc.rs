@@ -9,17 +9,35 @@
 //! fields a response shows, so a column added here reaches no client until
 //! a handler chooses to send it.
 
+use platform::session::Account;
+
 use crate::database::Pool;
 
 /// An account.
 ///
-/// A signed-in session keeps a copy of it (`session.rs`), hence the serde
-/// derives; the API's answers are built in `routes/auth.rs`, not from these.
+/// Each signed-in session keeps a copy of it, hence the serde derives (the
+/// API's answers are built in `routes/auth.rs`, not from these). After
+/// changing an account, refresh its sessions' copies with
+/// `Sessions::refresh`; see the README, "Adding a field to the user".
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: i64,
     pub email: Option<String>,
     pub name: Option<String>,
+}
+
+impl Account for User {
+    type Source = Pool;
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Reads the account again, for a session whose copy is of an older
+    /// shape than this struct.
+    async fn find(db: &Pool, id: i64) -> Result<Option<Self>, sqlx::Error> {
+        find_by_id(db, id).await
+    }
 }
 
 /// The account of (`issuer`, `subject`), created at its first sign-in, with

@@ -192,6 +192,9 @@ pub fn cargo(project: &Path, args: &[&str]) -> String {
         // Each project is built once: incremental caches would only fill the disk.
         .env("CARGO_INCREMENTAL", "0")
         .env_remove("RUST_LOG")
+        // The project's rust-toolchain.toml decides, as for its users (rustup
+        // sets this for the test process, and it would win over the file).
+        .env_remove("RUSTUP_TOOLCHAIN")
         .output()
         .expect("cargo runs");
     let text = format!(
@@ -232,10 +235,13 @@ pub fn remove_own_artifacts(project: &Path) {
     let mut crate_names = Vec::new();
     for line in listing.lines().filter(|line| line.starts_with('{')) {
         let message: serde_json::Value = serde_json::from_str(line).expect("cargo JSON message");
+        // The app crate's outputs; the platform crate's go with the shared
+        // dependencies (its outputs carry its features in their hash).
         let own = message["reason"] == "compiler-artifact"
-            && message["target"]["src_path"]
-                .as_str()
-                .is_some_and(|src| Path::new(src).starts_with(&sources));
+            && message["target"]["src_path"].as_str().is_some_and(|src| {
+                Path::new(src).starts_with(&sources)
+                    && !Path::new(src).starts_with(sources.join("crates"))
+            });
         if !own {
             continue;
         }

@@ -1,10 +1,11 @@
 //! Signup, login, logout, "who am I" and account deletion, as JSON over a
 //! session cookie.
 //!
-//! The handlers validate input, delegate hashing to `password`, storage to
-//! `users` and cookie state to `session`, and answer the shapes documented in
-//! the README. Unknown email and wrong password share one answer, so login
-//! does not reveal which accounts exist.
+//! The handlers validate input, delegate hashing to the platform's
+//! `password`, storage to `users` and cookie state to the platform's
+//! `session`, and answer the shapes documented in the README. Unknown email
+//! and wrong password share one answer, so login does not reveal which
+//! accounts exist.
 
 use std::sync::Arc;
 
@@ -15,17 +16,20 @@ use axum::{
     response::IntoResponse,
     routing::{delete, get, post},
 };
+use platform::{
+    ApiError,
+    extract::{CurrentUser, Json},
+    known_devices::DeviceCookie,
+    password::Passwords,
+    rate_limit::{AuthThrottle, ClientIp},
+    session,
+    session_store::Sessions,
+};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::{
     database::Pool,
-    error::ApiError,
-    extract::{CurrentUser, Json},
-    known_devices::DeviceCookie,
-    password::Passwords,
-    rate_limit::{AuthThrottle, ClientIp},
-    session, session_store,
     state::AppState,
     users::{self, User},
 };
@@ -150,7 +154,8 @@ async fn login(
     let found = users::credentials_by_email(&db, &email).await?;
     // A browser this account has signed in from before has an allowance of
     // its own, so attempts from elsewhere cannot lock the owner out (see
-    // known_devices.rs); any other browser shares the account's.
+    // the platform's known_devices.rs); any other browser shares the
+    // account's.
     let known_device = match &found {
         Some(found) => device.is_known_for(&db, found.user.id).await?,
         None => false,
@@ -179,7 +184,7 @@ async fn login(
     Ok((set_cookie, axum::Json(UserResponse::from(credentials.user))))
 }
 
-async fn current_session(CurrentUser(user): CurrentUser) -> axum::Json<UserResponse> {
+async fn current_session(CurrentUser(user): CurrentUser<User>) -> axum::Json<UserResponse> {
     axum::Json(UserResponse::from(user))
 }
 
@@ -196,8 +201,8 @@ async fn delete_account(
     State(db): State<Pool>,
     State(passwords): State<Passwords>,
     State(throttle): State<Arc<AuthThrottle>>,
-    State(store): State<session_store::Store>,
-    CurrentUser(user): CurrentUser,
+    State(sessions): State<Sessions>,
+    CurrentUser(user): CurrentUser<User>,
     session: Session,
     Json(input): Json<PasswordConfirmation>,
 ) -> Result<StatusCode, ApiError> {
@@ -208,7 +213,7 @@ async fn delete_account(
     let Some(credentials) = found else {
         // Deleted meanwhile (from another browser): make sure its sessions
         // are gone, this one included.
-        session_store::end_sessions_of(&store, user.id).await?;
+        sessions.end_all_of(user.id).await?;
         session::sign_out(&session).await?;
         return Err(ApiError::unauthenticated());
     };
@@ -224,7 +229,7 @@ async fn delete_account(
         ));
     }
     users::delete(&db, user.id).await?;
-    session_store::end_sessions_of(&store, user.id).await?;
+    sessions.end_all_of(user.id).await?;
     session::sign_out(&session).await?;
     tracing::info!(user_id = user.id, "deleted account");
     Ok(StatusCode::NO_CONTENT)

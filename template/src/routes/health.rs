@@ -2,10 +2,8 @@
 //!
 //! `/api/health` says the process answers at all (restart it if not);
 //! `/api/ready` says its dependencies answer too (route traffic to it only
-//! then). Keeping them apart stops an orchestrator from restarting a healthy
-//! process because its database blinked.
-
-use std::time::Duration;
+//! then). A dependency of your own (a queue, another service) gets a line
+//! in `ready`.
 
 use axum::{
     Json, Router,
@@ -13,16 +11,13 @@ use axum::{
     http::{StatusCode, header},
     routing::get,
 };
-use serde_json::{Value, json};
-
-{% if auth == "password" -%}
-use crate::{database::Pool, session, session_store, state::AppState};
-{%- else -%}
-use crate::{database::Pool, oidc::Provider, session, session_store, state::AppState};
+{%- if auth == "oidc" %}
+use platform::oidc::Provider;
 {%- endif %}
+use platform::{probes, session_store::Sessions};
+use serde_json::Value;
 
-/// How long a readiness check waits for each dependency.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::{database::Pool, state::AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,63 +33,27 @@ async fn health() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     )
 }
 
+/// 200 when every dependency answers, else 503 naming what is down.
 async fn ready(
     State(db): State<Pool>,
-    State(store): State<session_store::Store>,
+    State(sessions): State<Sessions>,
 {%- if auth == "oidc" %}
     State(provider): State<Provider>,
 {%- endif %}
 ) -> (StatusCode, Json<Value>) {
-    let database = check(async { sqlx::query("SELECT 1").execute(&db).await.map(|_| ()) }).await;
-    let session_store = check(session::ping(&store)).await;
-{%- if auth == "password" %}
-    let checks = json!({ "database": database, "session_store": session_store });
-    let down: Vec<&str> = [("database", database), ("session store", session_store)]
-        .into_iter()
-        .filter(|(_, state)| *state != "ok")
-        .map(|(name, _)| name)
-        .collect();
-{%- else %}
-    // The provider is not called here: discovery runs in the background
-    // (see `oidc.rs`), and this says whether it has succeeded.
-    let identity_provider = if provider.is_ready() { "ok" } else { "down" };
-    let checks = json!({
-        "database": database,
-        "session_store": session_store,
-        "identity_provider": identity_provider,
-    });
-    let provider_name = format!("identity provider {}", provider.issuer());
-    let down: Vec<&str> = [
-        ("database", database),
-        ("session store", session_store),
-        (provider_name.as_str(), identity_provider),
-    ]
-    .into_iter()
-    .filter(|(_, state)| *state != "ok")
-    .map(|(name, _)| name)
-    .collect();
+    let mut readiness = probes::Readiness::default();
+    readiness
+        .check("database", probes::ping_database(&db))
+        .await;
+    readiness.check("session_store", sessions.ping()).await;
+{%- if auth == "oidc" %}
+    // The provider is not called here: discovery runs in the background,
+    // and this says whether it has succeeded.
+    readiness.record(
+        "identity_provider",
+        format!("identity provider {}", provider.issuer()),
+        provider.is_ready(),
+    );
 {%- endif %}
-    if down.is_empty() {
-        return (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "checks": checks })),
-        );
-    }
-    let message = format!("not ready: {} down", down.join(" and "));
-    let body = json!({
-        "error": { "code": "not_ready", "message": message },
-        "checks": checks,
-    });
-    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
-}
-
-async fn check<E: std::fmt::Display>(probe: impl Future<Output = Result<(), E>>) -> &'static str {
-    match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
-        Ok(Ok(())) => "ok",
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "readiness check failed");
-            "down"
-        }
-        Err(_) => "timeout",
-    }
+    readiness.answer()
 }

@@ -3,15 +3,18 @@
 //! Each route module exposes its own `router()`; this is the one place they
 //! are merged. Everything lives under `/api`. Unknown paths and methods
 //! answer JSON too, so a frontend never has to parse an HTML or empty error
-//! page. The middleware around these routes is in `middleware.rs`.
+//! page. The middleware around these routes is the platform's
+//! (`platform::stack`); a layer for some routes only goes on their router
+//! here, with `Router::route_layer`.
 
 mod auth;
 mod health;
 mod notes;
 
 use axum::{Router, http::StatusCode};
+use platform::ApiError;
 
-use crate::{error::ApiError, state::AppState};
+use crate::state::AppState;
 
 /// The API proper: everything that may read or write a session.
 pub fn api() -> Router<AppState> {
@@ -23,8 +26,8 @@ pub fn api() -> Router<AppState> {
 }
 
 /// The liveness and readiness probes. They never touch a session, and load
-/// balancers call them every few seconds, so `middleware::apply` keeps them
-/// out of the session and CSRF layers.
+/// balancers call them every few seconds, so the stack keeps them out of
+/// the session and CSRF layers.
 pub fn probes() -> Router<AppState> {
     health::router().method_not_allowed_fallback(method_not_allowed)
 }

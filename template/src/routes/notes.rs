@@ -4,20 +4,27 @@
 //! user (`CurrentUser`, 401 without a session), input validation (422 with a
 //! reason), answers built from rows by dedicated types (so columns stay
 //! private until listed here), ownership (another user's note answers 404,
-//! exactly like a missing one) and bounded lists (a page of at most
-//! `MAX_PAGE` notes, with a cursor to the next). `Cache-Control: no-store`
-//! comes from `middleware.rs`, for every API answer.
+//! exactly like a missing one), bounded lists (a page of at most `MAX_PAGE`
+//! notes, with a cursor to the next: the platform's `paging`), and a
+//! sub-resource in a second table (`/api/notes/{id}/revisions`, every
+//! version of a note).
+//! `Cache-Control: no-store` comes from the platform's stack, for every API
+//! answer.
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use platform::{
+    ApiError,
+    extract::{CurrentUser, Json, Path, Query},
+    paging::PageQuery,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
     database::Pool,
-    error::ApiError,
-    extract::{CurrentUser, Json, Path, Query},
-    notes::{self, Changes, Note},
+    notes::{self, Changes, Note, Revision},
     state::AppState,
+    users::User,
 };
 
 /// Notes per page unless the client asks for another number.
@@ -33,6 +40,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/notes", get(list).post(create))
         .route("/api/notes/{id}", get(read).patch(update).delete(remove))
+        .route("/api/notes/{id}/revisions", get(revisions))
 }
 
 /// One note as the API shows it.
@@ -71,12 +79,31 @@ impl From<Note> for NoteResponse {
     }
 }
 
-/// `GET /api/notes?limit=&after=`
-#[derive(Deserialize)]
-struct Page {
-    limit: Option<u32>,
-    /// The `next` cursor of the previous page.
-    after: Option<String>,
+/// One version of a note as the API shows it.
+#[derive(Serialize)]
+struct RevisionJson {
+    title: String,
+    body: String,
+    /// When the note became this.
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<Revision> for RevisionJson {
+    fn from(revision: Revision) -> Self {
+        Self {
+            title: revision.title,
+            body: revision.body,
+            created_at: revision.created_at,
+        }
+    }
+}
+
+/// `{"revisions": [...], "next": cursor or null}`
+#[derive(Serialize)]
+struct RevisionsPage {
+    revisions: Vec<RevisionJson>,
+    next: Option<String>,
 }
 
 /// `{"notes": [...], "next": cursor or null}`
@@ -87,34 +114,15 @@ struct NotesPage {
     next: Option<String>,
 }
 
+/// `GET /api/notes?limit=&after=`: newest first.
 async fn list(
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
-    Query(page): Query<Page>,
+    Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<NotesPage>, ApiError> {
-    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::unprocessable(format!(
-            "limit must be from 1 to {MAX_PAGE}"
-        )));
-    }
-    // The cursor is the last id of the previous page. Clients must treat
-    // it as opaque, so it can change form without breaking them.
-    let before = match page.after.as_deref() {
-        None | Some("") => None,
-        Some(cursor) => Some(
-            cursor
-                .parse::<i64>()
-                .map_err(|_| ApiError::unprocessable("after is not a cursor from this API"))?,
-        ),
-    };
-    // One more than asked tells whether another page follows.
-    let mut rows = notes::list(&db, user.id, limit + 1, before).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next = more
-        .then(|| rows.last().map(|note| note.id.to_string()))
-        .flatten();
+    let page = query.check(DEFAULT_PAGE, MAX_PAGE)?;
+    let rows = notes::list(&db, user.id, page.fetch(), page.before_id()).await?;
+    let (rows, next) = page.split(rows, |note| note.id);
     Ok(axum::Json(NotesPage {
         notes: rows.into_iter().map(NoteJson::from).collect(),
         next,
@@ -130,7 +138,7 @@ struct NewNote {
 }
 
 async fn create(
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
     Json(input): Json<NewNote>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -145,7 +153,7 @@ async fn create(
 }
 
 async fn read(
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<NoteResponse>, ApiError> {
@@ -163,7 +171,7 @@ struct NoteChanges {
 }
 
 async fn update(
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
     Path(id): Path<i64>,
     Json(input): Json<NoteChanges>,
@@ -183,7 +191,7 @@ async fn update(
 }
 
 async fn remove(
-    CurrentUser(user): CurrentUser,
+    CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
@@ -192,6 +200,27 @@ async fn remove(
     } else {
         Err(ApiError::not_found())
     }
+}
+
+/// `GET /api/notes/{id}/revisions?limit=&after=`: every version of the
+/// note, newest first (the first is the note as it is now).
+async fn revisions(
+    CurrentUser(user): CurrentUser<User>,
+    State(db): State<Pool>,
+    Path(id): Path<i64>,
+    Query(query): Query<PageQuery>,
+) -> Result<axum::Json<RevisionsPage>, ApiError> {
+    let page = query.check(DEFAULT_PAGE, MAX_PAGE)?;
+    // Another user's note, or none: 404 as for the note itself.
+    notes::find(&db, user.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let rows = notes::revisions(&db, user.id, id, page.fetch(), page.before_id()).await?;
+    let (rows, next) = page.split(rows, |revision| revision.id);
+    Ok(axum::Json(RevisionsPage {
+        revisions: rows.into_iter().map(RevisionJson::from).collect(),
+        next,
+    }))
 }
 
 /// A title without its surrounding blanks, between 1 and `MAX_TITLE_CHARS`.

@@ -8,7 +8,7 @@ use serde_json::json;
 {% if auth == "password" -%}
 use crate::helpers::spawn_app_with;
 {% endif -%}
-use crate::helpers::{FRONTEND, OPEN_JSON_ROUTE, error_code, spawn_app};
+use crate::helpers::{FRONTEND, error_code, sign_in::OPEN_JSON_ROUTE, spawn_app};
 
 fn assert_cors_allows_frontend(response: &Response) {
     let headers = response.headers();

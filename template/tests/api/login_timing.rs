@@ -3,11 +3,11 @@
 //!
 //! What makes the two take the same time is that both run one Argon2
 //! verification with the same parameters (against a dummy hash when the
-//! email is unknown). That is what is checked here, by counting Argon2 runs
-//! and comparing parameters, rather than by timing requests: timings on a
-//! shared CI runner vary more than the difference this guards against.
+//! email is unknown; the platform's `password` tests that the dummy hash has
+//! the parameters of a real one). That is what is checked here, by counting
+//! Argon2 runs rather than by timing requests: timings on a shared CI runner
+//! vary more than the difference this guards against.
 
-use argon2::password_hash::PasswordHash;
 use reqwest::StatusCode;
 
 use crate::helpers::spawn_app_with;
@@ -37,18 +37,4 @@ async fn unknown_email_costs_the_same_argon2_run_as_a_wrong_password() {
             "login as {email} ran Argon2 once"
         );
     }
-
-    // The dummy hash costs what a stored one costs: same algorithm, version
-    // and parameters (memory, iterations, parallelism, output length).
-    let (stored,): (String,) =
-        sqlx::query_as("SELECT password_hash FROM users WHERE email = 'known@example.com'")
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
-    let stored = PasswordHash::new(&stored).unwrap();
-    let dummy = PasswordHash::new(passwords.dummy_hash()).unwrap();
-    assert_eq!(dummy.algorithm, stored.algorithm);
-    assert_eq!(dummy.version, stored.version);
-    assert_eq!(dummy.params, stored.params);
-    assert_eq!(dummy.hash.map(|h| h.len()), stored.hash.map(|h| h.len()));
 }

@@ -1,17 +1,10 @@
 //! The example resource, end to end: what every resource of this API must
 //! do. Copy these tests when you add one.
 
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, spawn_app};
-
-/// A signed-in user of `app`, with a cookie jar of their own.
-async fn user(app: &TestApp, email: &str) -> TestApp {
-    let user = app.another_browser();
-    user.sign_in_as(email).await;
-    user
-}
+use crate::helpers::{TestApp, assert_no_store, error_code, spawn_app};
 
 async fn create(user: &TestApp, title: &str, body: &str) -> Value {
     let response = user
@@ -22,22 +15,10 @@ async fn create(user: &TestApp, title: &str, body: &str) -> Value {
     response.json::<Value>().await.unwrap()["note"].clone()
 }
 
-fn assert_no_store(response: &Response) {
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .map(|v| v.to_str().unwrap()),
-        Some("no-store"),
-        "{}",
-        response.status()
-    );
-}
-
 #[tokio::test]
 async fn create_read_update_delete() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
 
     let note = create(&ada, "  Groceries ", "milk, eggs").await;
     assert_eq!(note["title"], "Groceries", "titles are trimmed");
@@ -86,8 +67,8 @@ async fn create_read_update_delete() {
 #[tokio::test]
 async fn another_users_notes_are_indistinguishable_from_missing_ones() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
-    let bob = user(&app, "bob@example.com").await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
     let secret = create(&ada, "Ada's secret", "only Ada may read this").await;
     let path = format!("/api/notes/{}", secret["id"]);
     let missing = "/api/notes/999999999";
@@ -123,8 +104,8 @@ async fn another_users_notes_are_indistinguishable_from_missing_ones() {
 #[tokio::test]
 async fn lists_are_newest_first_and_paged() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
-    let bob = user(&app, "bob@example.com").await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
     for n in 0..5 {
         create(&ada, &format!("note {n}"), "").await;
         create(&bob, &format!("bob's {n}"), "").await;
@@ -167,7 +148,7 @@ async fn lists_are_newest_first_and_paged() {
 #[tokio::test]
 async fn a_page_never_holds_more_than_the_maximum() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
     for n in 0..101 {
         create(&ada, &format!("note {n}"), "").await;
     }
@@ -197,7 +178,7 @@ async fn a_page_never_holds_more_than_the_maximum() {
 #[tokio::test]
 async fn bad_input_gets_json_422_and_changes_nothing() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
     let note = create(&ada, "kept", "as it was").await;
     let path = format!("/api/notes/{}", note["id"]);
 
@@ -269,7 +250,7 @@ async fn bad_input_gets_json_422_and_changes_nothing() {
 #[tokio::test]
 async fn every_route_needs_a_session() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
     let note = create(&ada, "private", "").await;
     let path = format!("/api/notes/{}", note["id"]);
     ada.logout().await;
@@ -300,7 +281,7 @@ async fn every_route_needs_a_session() {
 #[tokio::test]
 async fn an_account_deleted_behind_the_apps_back_cannot_write_notes() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
     app.database.execute("DELETE FROM users").await;
     let refused = ada
         .post_json("/api/notes", &json!({ "title": "orphan", "body": "" }))
@@ -314,7 +295,7 @@ async fn an_account_deleted_behind_the_apps_back_cannot_write_notes() {
 #[tokio::test]
 async fn deleting_a_user_deletes_their_notes() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
     create(&ada, "gone with Ada", "").await;
     assert_eq!(ada.delete_account().await.status(), StatusCode::NO_CONTENT);
     let left: Vec<(i64,)> = sqlx::query_as("SELECT id FROM notes")
@@ -327,4 +308,72 @@ async fn deleting_a_user_deletes_their_notes() {
         error_code(ada.get("/api/notes").await, StatusCode::UNAUTHORIZED).await,
         "unauthenticated"
     );
+}
+
+/// A resource with a second table: every version of a note is kept in
+/// `note_revisions`, written in the same transaction as the note, read
+/// through the note (so only its owner sees them), newest first and paged,
+/// and deleted with it.
+#[tokio::test]
+async fn every_version_of_a_note_is_kept_in_its_own_table() {
+    let app = spawn_app().await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let note = create(&ada, "draft", "first").await;
+    let path = format!("/api/notes/{}", note["id"]);
+    for change in [json!({ "title": "final" }), json!({ "body": "second" })] {
+        let updated = ada.patch_json(&path, &change).await;
+        assert_eq!(updated.status(), StatusCode::OK);
+    }
+
+    let response = ada.get(&format!("{path}/revisions")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_no_store(&response);
+    let page: Value = response.json().await.unwrap();
+    let versions: Vec<(&str, &str)> = page["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["title"].as_str().unwrap(), r["body"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        versions,
+        [("final", "second"), ("final", "first"), ("draft", "first")],
+        "newest first, the first being the note as it is"
+    );
+    assert_eq!(page["next"], Value::Null);
+
+    // Paged like the notes themselves.
+    let first: Value = ada
+        .get(&format!("{path}/revisions?limit=2"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["revisions"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_str().expect("a next cursor");
+    let rest: Value = ada
+        .get(&format!("{path}/revisions?limit=2&after={next}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["revisions"][0]["title"], "draft");
+
+    // Another user's note's versions are as missing as the note.
+    assert_eq!(
+        error_code(
+            bob.get(&format!("{path}/revisions")).await,
+            StatusCode::NOT_FOUND
+        )
+        .await,
+        "not_found"
+    );
+    // They go with the note.
+    assert_eq!(ada.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    let left: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM note_revisions")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(left.0, 0);
 }

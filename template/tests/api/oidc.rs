@@ -1,19 +1,17 @@
 //! Signing in through an OpenID provider, over real HTTP, as the example
-//! frontend does it: start at the API, approve at the provider (the test
-//! provider of `helpers/provider.rs`), relay its answer to the callback.
-//! The failures are in `oidc_hostile.rs`.
+//! frontend does it: start at the API, approve at the provider (the
+//! platform's `oidc::test_provider`), relay its answer to the callback. The
+//! failures are in `oidc_hostile.rs`.
 
 use std::collections::HashMap;
 
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 
+use platform::oidc::test_provider::{CLIENT_ID, TestProvider};
+
 use crate::helpers::{
-    TestApp, cookie_pair, error_code,
-    provider::{CLIENT_ID, TestProvider},
-    session_set_cookie,
-    sign_in::approve,
-    spawn_app_with,
+    TestApp, cookie_pair, error_code, session_set_cookie, sign_in::approve, spawn_app_with,
 };
 
 /// The page the tests' settings name as `OIDC_REDIRECT_URL` (its default).

@@ -12,9 +12,10 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use platform::oidc::test_provider::{Endpoint, Forgery, Misbehaviour, TestProvider, free_address};
+
 use crate::helpers::{
     TestApp, error_code,
-    provider::{Endpoint, Forgery, Misbehaviour, TestProvider, free_address},
     sign_in::{PendingLogin, approve},
     spawn_app_with,
 };

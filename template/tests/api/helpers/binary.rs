@@ -18,7 +18,7 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub fn test_database() -> TestDatabase {
     tokio::runtime::Runtime::new()
         .expect("runtime")
-        .block_on(TestDatabase::create())
+        .block_on(super::test_database())
 }
 
 /// The binary on a random port with `database`; the project's `.env` fills

@@ -1,23 +1,19 @@
-//! Test harness: the real application on a random port, with its own
-//! database (see `test_database.rs`), reached over TCP by a real HTTP client
-//! with a cookie jar.
+//! Test harness: the real application on a random port, with a database of
+//! its own, reached over TCP by a real HTTP client with a cookie jar (a
+//! `Browser`, from the platform's test support: `get`, `post_json`,
+//! `session`, `logout`, ...).
 
 #![allow(dead_code)] // some helpers serve only some answer combinations (CORS, shared stores)
 
 pub mod binary;
 {%- if auth == "password" %}
 mod password;
-{%- else %}
-pub mod provider;
 {%- endif %}
 pub mod sign_in;
-mod test_database;
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, ops::Deref, sync::Arc};
 
 use axum::Router;
-use reqwest::{Client, Response, StatusCode, header::HeaderMap};
-use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 // One item per line, so that rustfmt keeps this layout whatever the
@@ -27,8 +23,10 @@ use {{crate_name}}::routes;
 use {{crate_name}}::startup::Application;
 use {{crate_name}}::state::AppState;
 
-pub use sign_in::{AUTH_POSTS, LOGGED_OUT, OPEN_JSON_ROUTE};
-pub use test_database::TestDatabase;
+pub use platform::testing::{
+    Browser, TestDatabase, assert_no_store, cookie_pair, error_code, session_set_cookie,
+};
+pub use sign_in::{AUTH_POSTS, LOGGED_OUT};
 
 {% if cross_origin -%}
 /// The frontend origin the test server trusts.
@@ -36,24 +34,33 @@ pub const FRONTEND: &str = "http://localhost:5173";
 
 {% endif -%}
 
+/// One browser on a running instance of the application; it derefs to its
+/// `Browser`, so `app.get(..)`, `app.client`, `app.url(..)` work on it.
 pub struct TestApp {
-    pub address: String,
     /// A client that keeps cookies, like a browser tab.
-    pub client: Client,
+    pub browser: Browser,
     /// The stores this instance keeps its state in; other instances may
     /// share them (`spawn_instance`).
     pub database: Arc<TestDatabase>,
-    /// The application's shared state: its pool, its password hasher.
+    /// The application's shared state: its pool, its sessions.
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<()>>,
 }
 
 /// Starts the application with the given environment overrides on top of
 /// working test defaults, on a database of its own.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    let database = Arc::new(TestDatabase::create().await);
+    let database = Arc::new(test_database().await);
     spawn_instance(&database, overrides).await
+}
+
+/// A database of the test's own: {% if database == "postgres" %}a fresh one on the PostgreSQL server at
+/// `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432`), dropped
+/// when the test ends{% else %}a SQLite file in a temporary folder, deleted when
+/// the test ends{% endif %}.
+pub async fn test_database() -> TestDatabase {
+    TestDatabase::{% if database == "postgres" %}postgres().await{% else %}sqlite(){% endif %}
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -70,7 +77,7 @@ pub async fn spawn_instance(database: &Arc<TestDatabase>, overrides: &[(&str, &s
 /// Starts the application with `api` in place of the project's routes, in
 /// the production middleware stack.
 pub async fn spawn_app_with_api(overrides: &[(&str, &str)], api: Router<AppState>) -> TestApp {
-    let database = Arc::new(TestDatabase::create().await);
+    let database = Arc::new(test_database().await);
     spawn_instance_with_api(&database, overrides, api).await
 }
 
@@ -114,8 +121,7 @@ async fn spawn_instance_with_api(
     }));
 
     TestApp {
-        address,
-        client: new_client(),
+        browser: Browser::new(address),
         database: Arc::clone(database),
         state,
         stop: Some(stop),
@@ -123,11 +129,12 @@ async fn spawn_instance_with_api(
     }
 }
 
-pub fn new_client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client")
+impl Deref for TestApp {
+    type Target = Browser;
+
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
 }
 
 impl TestApp {
@@ -137,10 +144,7 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task")
-                .expect("server stopped cleanly");
+            server.await.expect("server stopped cleanly");
         }
     }
 
@@ -148,8 +152,7 @@ impl TestApp {
     /// empty cookie jar of its own. Dropping it leaves the server running.
     pub fn another_browser(&self) -> TestApp {
         TestApp {
-            address: self.address.clone(),
-            client: new_client(),
+            browser: self.browser.another(),
             database: Arc::clone(&self.database),
             state: self.state.clone(),
             stop: None,
@@ -157,118 +160,11 @@ impl TestApp {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
+    /// Another browser on this server, signed in as `email` (the account
+    /// created on first sign-in): a user of a resource's routes.
+    pub async fn user(&self, email: &str) -> TestApp {
+        let user = self.another_browser();
+        user.sign_in_as(email).await;
+        user
     }
-
-    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn patch_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .patch(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn delete(&self, path: &str) -> Response {
-        self.client
-            .delete(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn session(&self) -> Response {
-        self.client
-            .get(self.url("/api/auth/session"))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// `GET /api/auth/session` with a copied `name=value` cookie, from a
-    /// client without a jar, as an attacker replaying a stolen cookie would.
-    pub async fn session_with_cookie(&self, cookie: &str) -> Response {
-        Client::new()
-            .get(self.url("/api/auth/session"))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// The preflight a browser sends before a credentialed JSON `method`
-    /// request from a page on `origin`.
-    pub async fn preflight(&self, path: &str, origin: &str, method: &str) -> Response {
-        self.client
-            .request(reqwest::Method::OPTIONS, self.url(path))
-            .header("origin", origin)
-            .header("access-control-request-method", method)
-            .header("access-control-request-headers", "content-type")
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// A GET as fetch sends it from a page on `origin`.
-    pub async fn get_from(&self, path: &str, origin: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .header("origin", origin)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn logout(&self) -> Response {
-        self.client
-            .post(self.url("/api/auth/logout"))
-            .send()
-            .await
-            .expect("request sent")
-    }
-}
-
-/// The `Set-Cookie` header for the session cookie, if the response set one.
-pub fn session_set_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("sid=") || v.starts_with("__Host-sid="))
-        .map(str::to_owned)
-}
-
-/// The `name=value` part of a `Set-Cookie` header.
-pub fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap_or_default().to_owned()
-}
-
-/// Asserts the JSON error shape and returns its code.
-pub async fn error_code(response: Response, status: StatusCode) -> String {
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.expect("JSON error body");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty(), "error without message: {body}");
-    body["error"]["code"]
-        .as_str()
-        .expect("error code")
-        .to_owned()
 }

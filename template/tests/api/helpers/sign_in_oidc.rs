@@ -21,11 +21,9 @@ use std::{
 use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
 use serde_json::{Value, json};
 
-use super::{
-    TestApp, cookie_pair,
-    provider::{CLIENT_ID, CLIENT_SECRET, TestProvider},
-    session_set_cookie,
-};
+use platform::oidc::test_provider::{CLIENT_ID, CLIENT_SECRET, TestProvider};
+
+use super::{TestApp, cookie_pair, session_set_cookie};
 
 /// What `POST /api/auth/logout` answers when the provider offers
 /// RP-initiated logout, as the tests' provider does: the URL to go to.

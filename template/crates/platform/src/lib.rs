@@ -1,0 +1,79 @@
+//! The machinery an Axum backend for a single-page app stands on, so that
+//! the application crate beside it holds only the product: its routes,
+//! tables and configuration.
+//!
+//! Nothing here knows the application's routes or tables beyond one
+//! contract: accounts live in a table `users` with an integer primary key
+//! `id` (the session table follows it with a foreign key), and the
+//! application's user type implements [`session::Account`].
+//!
+//! # What each part is for
+//!
+//! | module | why it exists |
+//! |---|---|
+//! | [`settings`] | one line naming the variable, the value and the fix for every bad setting |
+//! | [`origin`], [`deployment_shape`], [`cookie_policy`] | how the frontend and this backend relate, and the session cookie that works in that shape |
+//! | [`stack`] | the middleware stack, in one place, in an order that is explained |
+//! | [`csrf`], `cors` | cross-site writes refused; credentialed CORS for an exact allowlist |
+//! | [`server`], [`shutdown`] | connections with deadlines and a cap, a bounded graceful shutdown |
+//! | [`telemetry`] | one access line per request, cheaply |
+//! | [`error`], [`extract`], [`paging`] | JSON errors everywhere, extractors that fail in that format, cursor pages |
+//! | [`session`], [`session_store`] | server-side sessions carrying their user, and where they are stored |
+//! | [`database`] | opening SQLite or PostgreSQL and telling an outage from a bug |
+//! | `password`, `rate_limit`, `known_devices`, `allocator` | Argon2 off the runtime, login throttling a stranger cannot turn into a lock-out |
+//! | `oidc` | this backend as the OpenID Connect client of one provider |
+//! | `spa` | the built frontend served from this backend's own origin |
+//! | `testing` | a browser's HTTP client and a database per test, for the tests |
+//!
+//! # Features
+//!
+//! The application turns on what its answers need; every combination builds,
+//! and all of them at once build and pass the tests.
+//!
+//! | feature | brings |
+//! |---|---|
+//! | `sqlite`, `postgres` | the database engines (sqlx drivers) |
+//! | `sql-sessions` | sessions in a table of the database |
+//! | `session-cache` | sessions kept in memory in front of their store (one instance) |
+//! | `redis-sessions` | sessions in Redis, shared by every instance |
+//! | `password` | `password`, `rate_limit`, `known_devices`, `allocator` |
+//! | `oidc` | `oidc` |
+//! | `cors` | `cors` (tower-http's `CorsLayer`); without it no CORS code is compiled |
+//! | `spa` | `spa` (tower-http's `ServeDir`) |
+//! | `testing` | `testing` (and `oidc::test_provider`): for dev-dependencies only |
+
+#[cfg(feature = "password")]
+pub mod allocator;
+pub mod cookie_policy;
+#[cfg(feature = "cors")]
+pub mod cors;
+pub mod csrf;
+pub mod database;
+pub mod deployment_shape;
+pub mod error;
+pub mod extract;
+#[cfg(feature = "password")]
+pub mod known_devices;
+#[cfg(feature = "oidc")]
+pub mod oidc;
+pub mod origin;
+pub mod paging;
+#[cfg(feature = "password")]
+pub mod password;
+pub mod probes;
+#[cfg(feature = "password")]
+pub mod rate_limit;
+pub mod response_hook;
+pub mod server;
+pub mod session;
+pub mod session_store;
+pub mod settings;
+pub mod shutdown;
+#[cfg(feature = "spa")]
+pub mod spa;
+pub mod stack;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::ApiError;

@@ -1,0 +1,406 @@
+//! Server-side sessions: the cookie's session layer, and what a signed-in
+//! session holds.
+//!
+//! The browser only ever holds an opaque random id in an HttpOnly cookie; the
+//! data lives in the session store (see [`crate::session_store`]), so logout
+//! is immediate, a stolen cookie can be revoked, and several instances of
+//! the backend sharing the store see the same sessions.
+//!
+//! A signed-in session holds a copy of its user (the application's
+//! [`Account`] type, taken at sign-in), so a request learns who is signed in
+//! without a database query. The copy never goes stale for long:
+//!
+//! - deleting an account ends every session it has
+//!   ([`Sessions::end_all_of`](crate::session_store::Sessions::end_all_of));
+//! - changing one gives every live session of it the new copy, on every
+//!   instance ([`Sessions::refresh`](crate::session_store::Sessions::refresh));
+//! - a copy written by an older version of the type (a field added since)
+//!   is read again from the database, and the session keeps going.
+
+use std::{future::Future, time::Duration};
+
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use tower_sessions::{
+    Expiry, Session, SessionManagerLayer, SessionStore, cookie::time, session::Record,
+};
+
+use crate::{
+    cookie_policy::CookiePolicy,
+    error::ApiError,
+    settings::{ConfigError, Env},
+};
+
+/// The application's user, as sessions carry it.
+///
+/// Implemented by the application's `User` row type: serde, because each
+/// signed-in session keeps a copy of it; `id`, by which the stores index
+/// sessions; `find`, which reads it again when a session holds a copy this
+/// version of the type cannot read.
+pub trait Account: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// What `find` reads from: a part of the application state (its pool).
+    type Source: Clone + Send + Sync + 'static;
+
+    /// The account's id, the `users (id)` key.
+    fn id(&self) -> i64;
+
+    /// The account with `id` as it is now, `None` if it no longer exists.
+    fn find(
+        source: &Self::Source,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<Self>, sqlx::Error>> + Send;
+}
+
+/// Key under which the signed-in user is kept.
+const USER_KEY: &str = "user";
+
+/// What a signed-in session holds under [`USER_KEY`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SignedIn {
+    /// The account's id, readable whatever the shape of the copy.
+    id: i64,
+    /// The copy of the account, as the application's type serialised it.
+    account: Value,
+    /// Unix time of sign-in, for the absolute lifetime.
+    signed_in_at: i64,
+    /// Unix time of the last write, used to slide the idle timeout.
+    renewed_at: i64,
+}
+
+/// How long a session lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    /// Idle time after which a session ends (`SESSION_INACTIVITY_SECS`).
+    pub inactivity: Duration,
+    /// Time after sign-in at which a session ends however active it is
+    /// (`SESSION_MAX_LIFETIME_SECS`), so a stolen cookie that is used
+    /// regularly still dies.
+    pub max: Duration,
+}
+
+impl Lifetime {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            inactivity: env.seconds("SESSION_INACTIVITY_SECS", "86400", 60..=31_536_000)?,
+            max: env.seconds("SESSION_MAX_LIFETIME_SECS", "604800", 60..=31_536_000)?,
+        })
+    }
+}
+
+/// The session middleware with the cookie policy from the configuration.
+pub fn layer<S: SessionStore + Clone>(
+    store: S,
+    cookie: &CookiePolicy,
+    lifetime: Lifetime,
+) -> SessionManagerLayer<S> {
+    SessionManagerLayer::new(store)
+        .with_name(cookie.name)
+        .with_secure(cookie.secure)
+        .with_same_site(cookie.same_site)
+        .with_http_only(true)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(to_time(lifetime.inactivity)))
+}
+
+/// Signs `user` in. The session starts clean under a new id: an id an
+/// attacker planted before login (session fixation) is worthless
+/// afterwards.
+pub async fn sign_in<U: Account>(
+    session: &Session,
+    user: &U,
+) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    let signed_in = SignedIn {
+        id: user.id(),
+        account: serde_json::to_value(user)?,
+        signed_in_at: now(),
+        renewed_at: now(),
+    };
+    session.insert(USER_KEY, signed_in).await
+}
+
+/// The signed-in user, if any. A session older than `lifetime.max` is
+/// ended here. A copy this version of `U` cannot read is replaced by the
+/// account as `source` has it now (and the session ends if it has none).
+///
+/// The store's expiry only moves when the session is written, so a session
+/// that is read but never written would end `inactivity` after sign-in. To
+/// make the timeout an idle timeout without writing on every request, the
+/// session is re-saved once at least half of the idle window has passed.
+pub async fn user<U: Account>(
+    session: &Session,
+    lifetime: Lifetime,
+    source: &U::Source,
+) -> Result<Option<U>, ApiError> {
+    let mut signed_in = match session.get::<SignedIn>(USER_KEY).await {
+        Ok(Some(signed_in)) => signed_in,
+        Ok(None) => return Ok(None),
+        // Written by a version of this crate that kept something else here:
+        // treat it as signed out rather than failing every request.
+        Err(tower_sessions::session::Error::SerdeJson(err)) => {
+            tracing::info!(error = %err, "discarding a session this version cannot read");
+            session.flush().await?;
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let max_age = i64::try_from(lifetime.max.as_secs()).unwrap_or(i64::MAX);
+    if now().saturating_sub(signed_in.signed_in_at) >= max_age {
+        tracing::info!(
+            user_id = signed_in.id,
+            "session reached its maximum lifetime"
+        );
+        session.flush().await?;
+        return Ok(None);
+    }
+    let mut changed = false;
+    let user = match serde_json::from_value::<U>(signed_in.account.clone()) {
+        Ok(user) => user,
+        Err(err) => {
+            tracing::info!(
+                user_id = signed_in.id,
+                error = %err,
+                "the session's copy of its user has an older shape; reading the account again"
+            );
+            let Some(fresh) = U::find(source, signed_in.id).await? else {
+                session.flush().await?;
+                return Ok(None);
+            };
+            signed_in.account = serde_json::to_value(&fresh).map_err(ApiError::internal)?;
+            changed = true;
+            fresh
+        }
+    };
+    let half_window = i64::try_from(lifetime.inactivity.as_secs() / 2).unwrap_or(i64::MAX);
+    if now().saturating_sub(signed_in.renewed_at) >= half_window {
+        signed_in.renewed_at = now();
+        changed = true;
+    }
+    if changed {
+        session.insert(USER_KEY, &signed_in).await?;
+    }
+    Ok(Some(user))
+}
+
+/// The id of the user signed in to this session, if any, without reading
+/// the copy of the user.
+pub async fn signed_in_id(session: &Session) -> Result<Option<i64>, ApiError> {
+    Ok(session
+        .get_value(USER_KEY)
+        .await?
+        .and_then(|signed_in| signed_in.get("id")?.as_i64()))
+}
+
+/// The id of the user signed in to `record`, for the stores, which index
+/// sessions by user.
+pub fn user_id_of(record: &Record) -> Option<i64> {
+    record.data.get(USER_KEY)?.get("id")?.as_i64()
+}
+
+/// Gives the session in `record` the copy `account` (serialised), if it is
+/// signed in as `user_id`; whether it was.
+pub(crate) fn replace_copy(record: &mut Record, user_id: i64, account: &Value) -> bool {
+    match record.data.get_mut(USER_KEY) {
+        Some(signed_in) if signed_in.get("id").and_then(Value::as_i64) == Some(user_id) => {
+            signed_in["account"] = account.clone();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Deletes the session record and tells the browser to drop the cookie.
+pub async fn sign_out(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.flush().await
+}
+
+/// Marks a response as made below the session layer (by a handler, an
+/// extractor or the router). The stack puts this right inside the session
+/// layer.
+pub fn mark_as_passed_through(mut response: Response) -> Response {
+    response.extensions_mut().insert(PassedThrough);
+    response
+}
+
+/// Replaces the session layer's own failure with a JSON 503.
+///
+/// When saving the session after the handler fails, tower-sessions drops the
+/// handler's response and answers a new, empty 500 of its own. That new
+/// response is the only one without the mark that
+/// [`mark_as_passed_through`] puts on everything coming up from below, so
+/// this recognises exactly that failure, whatever status a handler chose.
+pub fn explain_failed_save(response: Response) -> Response {
+    if response.extensions().get::<PassedThrough>().is_some() {
+        response
+    } else {
+        ApiError::unavailable("session store", "saving the session failed").into_response()
+    }
+}
+
+/// See [`mark_as_passed_through`].
+#[derive(Clone, Copy)]
+struct PassedThrough;
+
+fn to_time(duration: Duration) -> time::Duration {
+    time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use tower_sessions::MemoryStore;
+
+    use super::*;
+
+    const LIFETIME: Lifetime = Lifetime {
+        inactivity: Duration::from_secs(3600),
+        max: Duration::from_secs(7 * 86400),
+    };
+
+    /// A user type as an application might have it today.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct User {
+        id: i64,
+        email: String,
+    }
+
+    /// The same type after the application added a field.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct UserWithName {
+        id: i64,
+        email: String,
+        name: String,
+    }
+
+    /// Counts the reads of the "database".
+    #[derive(Clone, Default)]
+    struct Reads(Arc<AtomicUsize>);
+
+    impl Account for User {
+        type Source = Reads;
+        fn id(&self) -> i64 {
+            self.id
+        }
+        async fn find(reads: &Reads, id: i64) -> Result<Option<Self>, sqlx::Error> {
+            reads.0.fetch_add(1, Ordering::Relaxed);
+            Ok((id == 7).then(ada))
+        }
+    }
+
+    impl Account for UserWithName {
+        type Source = Reads;
+        fn id(&self) -> i64 {
+            self.id
+        }
+        async fn find(reads: &Reads, id: i64) -> Result<Option<Self>, sqlx::Error> {
+            reads.0.fetch_add(1, Ordering::Relaxed);
+            Ok((id == 7).then(|| UserWithName {
+                id: 7,
+                email: "ada@example.com".into(),
+                name: "Ada".into(),
+            }))
+        }
+    }
+
+    fn ada() -> User {
+        User {
+            id: 7,
+            email: "ada@example.com".into(),
+        }
+    }
+
+    fn new_session() -> Session {
+        Session::new(None, Arc::new(MemoryStore::default()), None)
+    }
+
+    async fn session_signed_in(seconds_ago: i64) -> Session {
+        let session = new_session();
+        let signed_in = SignedIn {
+            id: 7,
+            account: serde_json::to_value(ada()).unwrap(),
+            signed_in_at: now() - seconds_ago,
+            renewed_at: now() - 60,
+        };
+        session.insert(USER_KEY, signed_in).await.unwrap();
+        session
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_at_its_maximum_lifetime_however_active() {
+        let reads = Reads::default();
+        let young = session_signed_in(7 * 86400 - 60).await;
+        let signed_in = user::<User>(&young, LIFETIME, &reads).await.unwrap();
+        assert_eq!(signed_in, Some(ada()));
+
+        let old = session_signed_in(7 * 86400).await;
+        assert!(
+            user::<User>(&old, LIFETIME, &reads)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(old.is_empty().await, "the session is flushed");
+        assert_eq!(reads.0.load(Ordering::Relaxed), 0, "no database read");
+    }
+
+    #[tokio::test]
+    async fn a_copy_of_an_older_shape_is_read_again_once_and_the_session_goes_on() {
+        let reads = Reads::default();
+        let session = new_session();
+        sign_in(&session, &ada()).await.unwrap();
+
+        let upgraded = user::<UserWithName>(&session, LIFETIME, &reads)
+            .await
+            .unwrap()
+            .expect("still signed in");
+        assert_eq!(upgraded.name, "Ada");
+        assert_eq!(reads.0.load(Ordering::Relaxed), 1);
+        // The new copy is in the session now: no second read.
+        let again = user::<UserWithName>(&session, LIFETIME, &reads)
+            .await
+            .unwrap();
+        assert_eq!(again, Some(upgraded));
+        assert_eq!(reads.0.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_copy_of_an_older_shape_of_a_deleted_account_signs_out() {
+        let reads = Reads::default();
+        let session = new_session();
+        let gone = User {
+            id: 8,
+            email: "gone@example.com".into(),
+        };
+        sign_in(&session, &gone).await.unwrap();
+        let found = user::<UserWithName>(&session, LIFETIME, &reads)
+            .await
+            .unwrap();
+        assert!(found.is_none());
+        assert!(session.is_empty().await, "the session is flushed");
+    }
+
+    #[tokio::test]
+    async fn the_stores_find_the_signed_in_user_in_a_record() {
+        let store = Arc::new(MemoryStore::default());
+        let session = Session::new(None, store.clone(), None);
+        sign_in(&session, &ada()).await.unwrap();
+        session.save().await.unwrap();
+        let id = session.id().expect("saved");
+        let mut record = store.load(&id).await.unwrap().expect("stored");
+        assert_eq!(user_id_of(&record), Some(7));
+
+        let renamed = serde_json::json!({"id": 7, "email": "ada@example.org"});
+        assert!(!replace_copy(&mut record, 8, &renamed), "another user's");
+        assert!(replace_copy(&mut record, 7, &renamed));
+        assert_eq!(record.data[USER_KEY]["account"], renamed);
+    }
+}
