@@ -44,14 +44,31 @@ fn generate_typing(template: &Path, destination: &Path, keys: &str) -> Output {
 fn accepting_every_default_gives_a_cross_origin_project() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    // Enter six times: cross_origin (true), public_origin, database
-    // (sqlite), session_store (database), auth (password), frontend_origin.
+    // Enter six times: cross_origin (true), frontend_origin (asked right
+    // after it), public_origin, database (sqlite), session_store (database),
+    // auth (password).
     let output = generate_typing(template.path(), destination.path(), "\r\r\r\r\r\r");
     let screen = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{screen}");
-    assert!(screen.contains(
-        "Is the frontend served from a different origin (scheme, host or port) than this backend?"
-    ));
+    // The frontend's origin is asked right after the question it depends
+    // on, and the questions come in this order.
+    let order = [
+        "Is the frontend served from a different origin (scheme, host or port) than this backend?",
+        "Origin the frontend is served from",
+        "Public origin of this backend",
+        "Database for users",
+        "Where sessions live",
+        "How users sign in",
+    ];
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|prompt| {
+            screen
+                .find(prompt)
+                .unwrap_or_else(|| panic!("{prompt}: {screen}"))
+        })
+        .collect();
+    assert!(positions.is_sorted(), "asked out of order: {screen}");
     let env = std::fs::read_to_string(destination.path().join("typed-app/.env")).unwrap();
     assert!(
         env.contains("PUBLIC_ORIGIN=http://localhost:8080\n"),
@@ -71,12 +88,12 @@ fn accepting_every_default_gives_a_cross_origin_project() {
 fn the_store_menus_pick_postgres_and_redis() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    // Defaults for the origins; Down then Enter at each store menu; the
-    // default (password) at the auth menu.
+    // Defaults for the three origin questions; Down then Enter at each
+    // store menu; the default (password) at the auth menu.
     let output = generate_typing(
         template.path(),
         destination.path(),
-        "\r\r\x1b[B\r\x1b[B\r\r\r",
+        "\r\r\r\x1b[B\r\x1b[B\r\r",
     );
     let screen = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{screen}");
@@ -89,16 +106,18 @@ fn the_store_menus_pick_postgres_and_redis() {
     );
     assert!(env.contains("REDIS_URL=redis://127.0.0.1:6379\n"), "{env}");
     let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
-    assert!(manifest.contains(r#""postgres", "redis-sessions""#), "{manifest}");
+    assert!(
+        manifest.contains(r#""postgres", "redis-sessions""#),
+        "{manifest}"
+    );
 }
 
 #[test]
 fn the_auth_menu_picks_a_hosted_login() {
     let template = template_copy();
     let destination = tempfile::tempdir().unwrap();
-    // Defaults up to the auth menu, Down then Enter there, then the default
-    // frontend origin.
-    let output = generate_typing(template.path(), destination.path(), "\r\r\r\r\x1b[B\r\r");
+    // Defaults up to the auth menu, the last question; Down then Enter there.
+    let output = generate_typing(template.path(), destination.path(), "\r\r\r\r\r\x1b[B\r");
     let screen = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{screen}");
     assert!(screen.contains("How users sign in"), "{screen}");
