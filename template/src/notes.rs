@@ -8,9 +8,13 @@
 //! shape answers; this module only speaks SQL, each statement a constant
 //! (values are bound, never formatted in).
 
+use platform::database::now;
 use time::OffsetDateTime;
 
-use crate::database::{Pool, Transaction};
+use crate::{
+    database::{Pool, Transaction},
+    users::OwnerGone,
+};
 
 /// A note as stored. The API's answer is built from it in `routes/notes.rs`.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -55,10 +59,6 @@ pub async fn list(
     .fetch_all(db)
     .await
 }
-
-/// The owner's account does not exist (any more): the foreign key refused
-/// the row.
-pub struct OwnerGone;
 
 /// Creates the note and its first version, together or not at all.
 pub async fn create(
@@ -182,12 +182,4 @@ async fn record_revision(tx: &mut Transaction<'_>, note: &Note) -> Result<(), sq
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Now, to the microsecond: what both databases store, so a note reads back
-/// exactly as it was written.
-fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(now)
 }

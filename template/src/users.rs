@@ -7,8 +7,6 @@
 //! fields a response shows, so a column added here reaches no client until
 //! a handler chooses to send it.
 
-use std::sync::Arc;
-
 use platform::session::Account;
 
 use crate::database::Pool;
@@ -40,10 +38,12 @@ impl Account for User {
     }
 }
 
-/// What login needs to check a password.
+/// What login needs to check a password: the user's columns and the hash.
+#[derive(sqlx::FromRow)]
 pub struct Credentials {
+    #[sqlx(flatten)]
     pub user: User,
-    pub password_hash: Arc<str>,
+    pub password_hash: String,
 }
 
 /// Creation failed because the email is registered already.
@@ -68,6 +68,11 @@ pub async fn insert(
     }
 }
 
+/// A row for an owner whose account does not exist (any more) was refused
+/// by the foreign key: the account was deleted while its session was in
+/// use. Handlers answer it as for no session (401).
+pub struct OwnerGone;
+
 pub async fn find_by_id(db: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as::<_, User>("SELECT id, email FROM users WHERE id = $1")
         .bind(id)
@@ -79,19 +84,15 @@ pub async fn credentials_by_email(
     db: &Pool,
     email: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    let row: Option<(i64, String, String)> =
-        sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|(id, email, hash)| Credentials {
-        user: User { id, email },
-        password_hash: hash.into(),
-    }))
+    sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await
 }
 
-/// Deletes the account; its notes, devices and (in the database) sessions go
-/// with it (`ON DELETE CASCADE`). `false` if there was no such account.
+/// Deletes the account; its rows in other tables (`ON DELETE CASCADE`),
+/// sessions in the database included, go with it. `false` if there was no
+/// such account.
 pub async fn delete(db: &Pool, id: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)

@@ -64,6 +64,11 @@ pub async fn upsert_by_subject(
     .await
 }
 
+/// A row for an owner whose account does not exist (any more) was refused
+/// by the foreign key: the account was deleted while its session was in
+/// use. Handlers answer it as for no session (401).
+pub struct OwnerGone;
+
 pub async fn find_by_id(db: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as::<_, User>("SELECT id, email, name FROM users WHERE id = $1")
         .bind(id)
@@ -71,8 +76,9 @@ pub async fn find_by_id(db: &Pool, id: i64) -> Result<Option<User>, sqlx::Error>
         .await
 }
 
-/// Deletes the account; its notes and (in the database) sessions go
-/// with it (`ON DELETE CASCADE`). `false` if there was no such account.
+/// Deletes the account; its rows in other tables (`ON DELETE CASCADE`),
+/// sessions in the database included, go with it. `false` if there was no
+/// such account.
 pub async fn delete(db: &Pool, id: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)

@@ -168,7 +168,7 @@ async fn login(
     }
     // An unknown email is checked against a dummy hash, so both failures
     // cost the same time.
-    let stored = found.as_ref().map(|c| Arc::clone(&c.password_hash));
+    let stored = found.as_ref().map(|c| Arc::from(c.password_hash.as_str()));
     let matches = passwords.verify(input.password, stored).await?;
     let Some(credentials) = found.filter(|_| matches) else {
         return Err(wrong());
@@ -193,7 +193,7 @@ async fn logout(session: Session) -> Result<StatusCode, ApiError> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Deletes the signed-in account, with its notes, and ends every session it
+/// Deletes the signed-in account, with its rows, and ends every session it
 /// has, in this browser and all others, on every instance. Attempts draw on
 /// the account's allowance, so guessing the password from a stolen session
 /// is bounded as it is at login.
@@ -219,7 +219,7 @@ async fn delete_account(
     };
     let matches = input.password.chars().count() <= *PASSWORD_CHARS.end()
         && passwords
-            .verify(input.password, Some(credentials.password_hash))
+            .verify(input.password, Some(credentials.password_hash.into()))
             .await?;
     if !matches {
         return Err(ApiError::new(

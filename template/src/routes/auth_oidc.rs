@@ -122,7 +122,7 @@ async fn logout(State(provider): State<Provider>, session: Session) -> Result<Re
     }
 }
 
-/// Deletes the signed-in account, with its notes, and ends every session it
+/// Deletes the signed-in account, with its rows, and ends every session it
 /// has, in this browser and all others, on every instance. The identity at
 /// the provider is the provider's: signing in with it again starts a new,
 /// empty account. (The CSRF layer keeps other sites from calling this; a

@@ -24,7 +24,7 @@ use crate::{
     database::Pool,
     notes::{self, Changes, Note, Revision},
     state::AppState,
-    users::User,
+    users::{self, User},
 };
 
 /// Notes per page unless the client asks for another number.
@@ -148,7 +148,7 @@ async fn create(
     // behind the application's back; the note is refused as for no session.
     let note = notes::create(&db, user.id, title, &input.body)
         .await?
-        .map_err(|notes::OwnerGone| ApiError::unauthenticated())?;
+        .map_err(|users::OwnerGone| ApiError::unauthenticated())?;
     Ok((StatusCode::CREATED, axum::Json(NoteResponse::from(note))))
 }
 

@@ -4,7 +4,7 @@
 //! Each module is one concern of this application's API; `helpers` starts
 //! the application on a random port with a database of its own
 //! (`spawn_app`) and talks to it over HTTP. To test a new resource, add a
-//! module here (see `notes.rs`). The machinery under the API (the server,
+//! module here (the README's "Extending" says how). The machinery under the API (the server,
 //! the middleware stack, the session stores) is tested in the platform
 //! crate, against routes of its own.
 

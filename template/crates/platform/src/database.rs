@@ -47,6 +47,14 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Now, to the microsecond: what both engines store, so a timestamp reads
+/// back exactly as it was written.
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
+}
+
 /// The statements the session table ([`crate::session_store::Table`]) and
 /// the device cookies run, for one engine. Every statement is a constant
 /// string in the engine's module; only values are bound.

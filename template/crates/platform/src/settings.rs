@@ -51,6 +51,24 @@ impl<'a> Env<'a> {
         )
     }
 
+    /// A whole number within `range`: a count or a limit of the
+    /// application's, e.g. `env.number("PROJECTS_PER_USER", "100",
+    /// 1..=10_000)?`.
+    pub fn number(
+        &self,
+        name: &'static str,
+        default: &str,
+        range: RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let fix = format!(
+            "use a whole number from {} to {}, e.g. {default}",
+            range.start(),
+            range.end()
+        );
+        self.var(name, default)
+            .parse_with(|v| parse_in_range(v, *range.start(), *range.end()), &fix)
+    }
+
     /// A whole number of milliseconds within `range`.
     pub fn millis(
         &self,
