@@ -236,6 +236,7 @@ fn check(case: &Case) {
         ],
     );
     check_dependencies(&project, case);
+    lock_file_stays_as_generated(&project);
     if !case.run_tests {
         remove_own_artifacts(&project);
         return;
@@ -286,6 +287,19 @@ fn check(case: &Case) {
     // The shared dependencies stay; this project's own binaries go, so the
     // matrix does not pile up gigabytes of test executables.
     remove_own_artifacts(&project);
+}
+
+/// Cargo writes nothing to the lock file a project was generated with, even
+/// without `--locked`: it is complete, and the application's own entry (its
+/// name is the project's) stands where cargo sorts it.
+fn lock_file_stays_as_generated(project: &Path) {
+    let lock = project.join("Cargo.lock");
+    let generated = fs::read(&lock).unwrap();
+    cargo(project, &["metadata", "--offline", "--format-version", "1"]);
+    assert!(
+        fs::read(&lock).unwrap() == generated,
+        "cargo rewrote the generated Cargo.lock"
+    );
 }
 
 /// The release under test rendered byte for byte what the reference did.
