@@ -87,8 +87,10 @@ where
             .await
             .map_err(|(_, message)| ApiError::internal(message))?;
         let lifetime = Sessions::from_ref(state).lifetime();
-        let source = U::Source::from_ref(state);
-        match session::user::<U>(&session, lifetime, &source).await? {
+        // The account source is taken from the state only when a copy of
+        // an older shape has to be read again.
+        let source = || U::Source::from_ref(state);
+        match session::user::<U>(&session, lifetime, source).await? {
             Some(user) => Ok(Self(user)),
             None => Err(ApiError::unauthenticated()),
         }

@@ -68,6 +68,14 @@ struct SignedIn {
     renewed_at: i64,
 }
 
+/// The parts of [`SignedIn`] read on every request, besides the copy.
+#[derive(Deserialize)]
+struct Stamps {
+    id: i64,
+    signed_in_at: i64,
+    renewed_at: i64,
+}
+
 /// How long a session lasts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lifetime {
@@ -131,54 +139,58 @@ pub async fn sign_in<U: Account>(
 pub async fn user<U: Account>(
     session: &Session,
     lifetime: Lifetime,
-    source: &U::Source,
+    source: impl FnOnce() -> U::Source,
 ) -> Result<Option<U>, ApiError> {
-    let mut signed_in = match session.get::<SignedIn>(USER_KEY).await {
-        Ok(Some(signed_in)) => signed_in,
-        Ok(None) => return Ok(None),
+    // The record's value, read in place: the stamps and the copy of the
+    // user are deserialized from it by reference, so a request copies the
+    // session's data once.
+    let Some(mut value) = session.get_value(USER_KEY).await? else {
+        return Ok(None);
+    };
+    let stamps = match Stamps::deserialize(&value) {
+        Ok(stamps) => stamps,
         // Written by a version of this crate that kept something else here:
         // treat it as signed out rather than failing every request.
-        Err(tower_sessions::session::Error::SerdeJson(err)) => {
+        Err(err) => {
             tracing::info!(error = %err, "discarding a session this version cannot read");
             session.flush().await?;
             return Ok(None);
         }
-        Err(err) => return Err(err.into()),
     };
     let max_age = i64::try_from(lifetime.max.as_secs()).unwrap_or(i64::MAX);
-    if now().saturating_sub(signed_in.signed_in_at) >= max_age {
+    if now().saturating_sub(stamps.signed_in_at) >= max_age {
         tracing::info!(
-            user_id = signed_in.id,
+            user_id = stamps.id,
             "session reached its maximum lifetime"
         );
         session.flush().await?;
         return Ok(None);
     }
     let mut changed = false;
-    let user = match serde_json::from_value::<U>(signed_in.account.clone()) {
+    let user = match U::deserialize(&value["account"]) {
         Ok(user) => user,
         Err(err) => {
             tracing::info!(
-                user_id = signed_in.id,
+                user_id = stamps.id,
                 error = %err,
                 "the session's copy of its user has an older shape; reading the account again"
             );
-            let Some(fresh) = U::find(source, signed_in.id).await? else {
+            let Some(fresh) = U::find(&source(), stamps.id).await? else {
                 session.flush().await?;
                 return Ok(None);
             };
-            signed_in.account = serde_json::to_value(&fresh).map_err(ApiError::internal)?;
+            value["account"] = serde_json::to_value(&fresh).map_err(ApiError::internal)?;
             changed = true;
             fresh
         }
     };
     let half_window = i64::try_from(lifetime.inactivity.as_secs() / 2).unwrap_or(i64::MAX);
-    if now().saturating_sub(signed_in.renewed_at) >= half_window {
-        signed_in.renewed_at = now();
+    if now().saturating_sub(stamps.renewed_at) >= half_window {
+        value["renewed_at"] = now().into();
         changed = true;
     }
     if changed {
-        session.insert(USER_KEY, &signed_in).await?;
+        session.insert_value(USER_KEY, value).await?;
     }
     Ok(Some(user))
 }
@@ -338,12 +350,12 @@ mod tests {
     async fn a_session_ends_at_its_maximum_lifetime_however_active() {
         let reads = Reads::default();
         let young = session_signed_in(7 * 86400 - 60).await;
-        let signed_in = user::<User>(&young, LIFETIME, &reads).await.unwrap();
+        let signed_in = user::<User>(&young, LIFETIME, || reads.clone()).await.unwrap();
         assert_eq!(signed_in, Some(ada()));
 
         let old = session_signed_in(7 * 86400).await;
         assert!(
-            user::<User>(&old, LIFETIME, &reads)
+            user::<User>(&old, LIFETIME, || reads.clone())
                 .await
                 .unwrap()
                 .is_none()
@@ -358,14 +370,14 @@ mod tests {
         let session = new_session();
         sign_in(&session, &ada()).await.unwrap();
 
-        let upgraded = user::<UserWithName>(&session, LIFETIME, &reads)
+        let upgraded = user::<UserWithName>(&session, LIFETIME, || reads.clone())
             .await
             .unwrap()
             .expect("still signed in");
         assert_eq!(upgraded.name, "Ada");
         assert_eq!(reads.0.load(Ordering::Relaxed), 1);
         // The new copy is in the session now: no second read.
-        let again = user::<UserWithName>(&session, LIFETIME, &reads)
+        let again = user::<UserWithName>(&session, LIFETIME, || reads.clone())
             .await
             .unwrap();
         assert_eq!(again, Some(upgraded));
@@ -381,7 +393,7 @@ mod tests {
             email: "gone@example.com".into(),
         };
         sign_in(&session, &gone).await.unwrap();
-        let found = user::<UserWithName>(&session, LIFETIME, &reads)
+        let found = user::<UserWithName>(&session, LIFETIME, || reads.clone())
             .await
             .unwrap();
         assert!(found.is_none());
