@@ -159,10 +159,7 @@ pub async fn user<U: Account>(
     };
     let max_age = i64::try_from(lifetime.max.as_secs()).unwrap_or(i64::MAX);
     if now().saturating_sub(stamps.signed_in_at) >= max_age {
-        tracing::info!(
-            user_id = stamps.id,
-            "session reached its maximum lifetime"
-        );
+        tracing::info!(user_id = stamps.id, "session reached its maximum lifetime");
         session.flush().await?;
         return Ok(None);
     }
@@ -350,7 +347,9 @@ mod tests {
     async fn a_session_ends_at_its_maximum_lifetime_however_active() {
         let reads = Reads::default();
         let young = session_signed_in(7 * 86400 - 60).await;
-        let signed_in = user::<User>(&young, LIFETIME, || reads.clone()).await.unwrap();
+        let signed_in = user::<User>(&young, LIFETIME, || reads.clone())
+            .await
+            .unwrap();
         assert_eq!(signed_in, Some(ada()));
 
         let old = session_signed_in(7 * 86400).await;
