@@ -13,7 +13,14 @@
 //! - between requests, an idle keep-alive connection is closed after
 //!   `KEEP_ALIVE_IDLE_SECS`;
 //! - while a request is being handled there is none (the request timeout in
-//!   `stack.rs` bounds API requests, body upload included).
+//!   `stack.rs` bounds API requests, body upload included);
+//! - while a response is being written, a write that makes no progress for
+//!   `WRITE_STALL_TIMEOUT_SECS` (the client stopped reading: its receive
+//!   window is full) closes the connection. Without it a client that asks
+//!   for a large answer (a static file, a page of notes) and never reads
+//!   holds its connection, and the answer's memory, for ever; a few
+//!   thousand such clients fill `MAX_CONNECTIONS`. Slow readers are fine:
+//!   any progress restarts the wait.
 //!
 //! hyper's own `header_read_timeout` is not used: it restarts when a
 //! keep-alive connection goes idle (`proto/h1/conn.rs`, `State::idle`), so
@@ -84,6 +91,9 @@ pub struct Settings {
     /// Longest a keep-alive connection may sit idle between requests
     /// (`KEEP_ALIVE_IDLE_SECS`).
     pub keep_alive_idle: Duration,
+    /// Longest a response write may make no progress
+    /// (`WRITE_STALL_TIMEOUT_SECS`).
+    pub write_stall_timeout: Duration,
     /// Most connections open at once (`MAX_CONNECTIONS`).
     pub max_connections: usize,
     /// Longest shutdown waits for open connections (`SHUTDOWN_GRACE_SECS`).
@@ -105,6 +115,9 @@ impl Settings {
             // the proxy always closes first: a server closing the connection
             // a proxy has just reused makes that proxy answer 502.
             keep_alive_idle: env.seconds("KEEP_ALIVE_IDLE_SECS", "75", 1..=3_600)?,
+            // nginx's send_timeout is 60 s; a client on a live connection
+            // that cannot take one more byte in 30 s has stopped reading.
+            write_stall_timeout: env.seconds("WRITE_STALL_TIMEOUT_SECS", "30", 1..=3_600)?,
             // Each connection holds a file descriptor; the soft open-file
             // limit is raised to fit, where the hard limit allows (see
             // `allow_open_files`).
@@ -363,6 +376,10 @@ impl Future for Responding {
 
 /// When a connection must be closed, unless something happens first.
 ///
+/// Two deadlines: the one of the connection's state (a request head due,
+/// or the end of an idle keep-alive; none while busy), and the one of a
+/// stalled write (none while writes progress). The nearer one counts.
+///
 /// Everything that moves it (bytes arriving, hyper calling the service, the
 /// response body being dropped) happens while the connection future is
 /// polled, in the connection's own task; `serve_connection` polls the
@@ -378,8 +395,14 @@ struct Clock {
     /// [`BUSY`], or a deadline in microseconds after `start`, shifted left
     /// by one, with the low bit set while idle between requests.
     state: AtomicU64,
+    /// [`NOT_STALLED`], or the deadline of a write that could not go on,
+    /// in microseconds after `start`.
+    write_stalled: AtomicU64,
     settings: Settings,
 }
+
+/// No write is waiting for the client to read.
+const NOT_STALLED: u64 = u64::MAX;
 
 /// The state while a request is handled or its response written.
 const BUSY: u64 = u64::MAX;
@@ -392,26 +415,58 @@ impl Clock {
         let clock = Self {
             start: Instant::now(),
             state: AtomicU64::new(BUSY),
+            write_stalled: AtomicU64::new(NOT_STALLED),
             settings,
         };
         clock.set_deadline(settings.header_read_timeout, 0);
         clock
     }
 
+    /// Microseconds after `start` of the moment `after` from now.
+    fn micros_from_now(&self, after: Duration) -> u64 {
+        let micros = (self.start.elapsed() + after).as_micros();
+        u64::try_from(micros)
+            .unwrap_or(u64::MAX >> 2)
+            .min(u64::MAX >> 2)
+    }
+
     /// Sets the deadline `after` from now; `idle` is `IDLE` or 0.
     fn set_deadline(&self, after: Duration, idle: u64) {
-        let micros = (self.start.elapsed() + after).as_micros();
-        let micros = u64::try_from(micros)
-            .unwrap_or(u64::MAX >> 2)
-            .min(u64::MAX >> 2);
+        let micros = self.micros_from_now(after);
         self.state.store((micros << 1) | idle, Ordering::Relaxed);
     }
 
-    /// The current deadline; `None` while busy.
+    /// The nearer of the state's deadline (none while busy) and a stalled
+    /// write's.
     fn deadline(&self) -> Option<Instant> {
-        match self.state.load(Ordering::Relaxed) {
+        let state = match self.state.load(Ordering::Relaxed) {
             BUSY => None,
-            state => Some(self.start + Duration::from_micros(state >> 1)),
+            state => Some(state >> 1),
+        };
+        let stalled = match self.write_stalled.load(Ordering::Relaxed) {
+            NOT_STALLED => None,
+            micros => Some(micros),
+        };
+        let micros = match (state, stalled) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(self.start + Duration::from_micros(micros))
+    }
+
+    /// A write could not go on (the socket's send buffer is full): unless
+    /// one already waits, the write must progress within the stall timeout.
+    fn write_blocked(&self) {
+        if self.write_stalled.load(Ordering::Relaxed) == NOT_STALLED {
+            let due = self.micros_from_now(self.settings.write_stall_timeout);
+            self.write_stalled.store(due, Ordering::Relaxed);
+        }
+    }
+
+    /// A write went through: the client is reading.
+    fn wrote(&self) {
+        if self.write_stalled.load(Ordering::Relaxed) != NOT_STALLED {
+            self.write_stalled.store(NOT_STALLED, Ordering::Relaxed);
         }
     }
 
@@ -434,16 +489,18 @@ impl Clock {
         self.set_deadline(self.settings.keep_alive_idle, IDLE);
     }
 
-    /// Completes once the current deadline has passed; never while busy.
-    /// `alarm` is the connection's timer, kept across calls.
+    /// Completes once the current deadline has passed; while busy, only a
+    /// stalled write has one. `alarm` is the connection's timer, kept
+    /// across calls.
     fn expired<'a>(
         &'a self,
         mut alarm: Pin<&'a mut tokio::time::Sleep>,
     ) -> impl Future<Output = ()> + 'a {
         std::future::poll_fn(move |cx| {
             let Some(deadline) = self.deadline() else {
-                // Busy: the state can only change while the connection is
-                // polled, and this is polled right after it.
+                // Busy, and writes are going through: the state can only
+                // change while the connection is polled, and this is polled
+                // right after it.
                 return Poll::Pending;
             };
             if deadline < alarm.deadline() {
@@ -519,13 +576,27 @@ impl AsyncRead for Watched {
     }
 }
 
+impl Watched {
+    /// Tells the clock whether a write went through or must wait.
+    fn watch_write(&self, result: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        match &result {
+            Poll::Pending => self.clock.write_blocked(),
+            Poll::Ready(Ok(written)) if *written > 0 => self.clock.wrote(),
+            Poll::Ready(_) => {}
+        }
+        result
+    }
+}
+
 impl AsyncWrite for Watched {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.watch_write(result)
     }
 
     fn poll_write_vectored(
@@ -533,7 +604,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch_write(result)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -616,6 +689,7 @@ mod tests {
         let settings = settings(&[]).unwrap();
         assert_eq!(settings.header_read_timeout, Duration::from_secs(10));
         assert_eq!(settings.keep_alive_idle, Duration::from_secs(75));
+        assert_eq!(settings.write_stall_timeout, Duration::from_secs(30));
         assert_eq!(settings.max_connections, 10_000);
         assert_eq!(settings.shutdown_grace, Duration::from_secs(20));
     }
@@ -625,6 +699,7 @@ mod tests {
         for (var, value) in [
             ("HEADER_READ_TIMEOUT_SECS", "0"),
             ("KEEP_ALIVE_IDLE_SECS", "-1"),
+            ("WRITE_STALL_TIMEOUT_SECS", "0"),
             ("MAX_CONNECTIONS", "0"),
             ("MAX_CONNECTIONS", "lots"),
             ("SHUTDOWN_GRACE_SECS", "3601"),

@@ -1,9 +1,10 @@
 //! Slow and idle clients (`src/server.rs`): request heads trickled a byte at
 //! a time are cut off after `HEADER_READ_TIMEOUT_SECS` while normal clients
 //! are served, idle keep-alive connections close after
-//! `KEEP_ALIVE_IDLE_SECS`, `MAX_CONNECTIONS` holds further connections
-//! back, and SIGTERM ends the process within `SHUTDOWN_GRACE_SECS` however
-//! many connections are stalled.
+//! `KEEP_ALIVE_IDLE_SECS`, a client that stops reading a large answer is
+//! cut off after `WRITE_STALL_TIMEOUT_SECS`, `MAX_CONNECTIONS` holds further
+//! connections back, and SIGTERM ends the process within
+//! `SHUTDOWN_GRACE_SECS` however many connections are stalled.
 //!
 //! Lower bounds are asserted only where load cannot shorten them (the
 //! server must not close a connection before its deadline); upper bounds are
@@ -12,13 +13,14 @@
 
 use std::time::{Duration, Instant};
 
+use axum::{Router, routing::get};
 use reqwest::StatusCode;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpStream, tcp::OwnedReadHalf},
+    net::{TcpSocket, TcpStream, tcp::OwnedReadHalf},
 };
 
-use crate::harness::{new_client, spawn_app_with};
+use crate::harness::{new_client, spawn_app_with, spawn_app_with_api};
 
 /// Connections trickling their request heads.
 const STALLED: usize = 300;
@@ -192,6 +194,58 @@ async fn idle_keep_alive_connections_close_after_their_own_timeout() {
     let idle_for = idle_since.elapsed();
     println!("KEEP_ALIVE_IDLE_SECS=3: an idle keep-alive connection closed after {idle_for:?}");
     assert!(idle_for >= idle_timeout, "closed early, after {idle_for:?}");
+}
+
+/// A client asks for an answer far larger than the socket buffers hold,
+/// with a tiny receive window, and never reads it. With one connection
+/// allowed, nobody else is served until the stalled write is given up.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_the_write_stall_timeout() {
+    let stall_timeout = Duration::from_secs(1);
+    let large = || async { vec![b'x'; 64 << 20] };
+    let app = spawn_app_with_api(
+        &[("MAX_CONNECTIONS", "1"), ("WRITE_STALL_TIMEOUT_SECS", "1")],
+        Router::new().route("/api/test/large", get(large)),
+    )
+    .await;
+    let addr = app.address.trim_start_matches("http://").parse().unwrap();
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut reader = socket.connect(addr).await.unwrap();
+    reader
+        .write_all(b"GET /api/test/large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+
+    let response = new_client()
+        .get(app.url("/api/health"))
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .expect("health answered once the stalled reader was cut off");
+    let answered_after = started.elapsed();
+    assert_eq!(response.status(), StatusCode::OK);
+    println!(
+        "MAX_CONNECTIONS=1 held by a client that stopped reading 64 MiB, \
+         WRITE_STALL_TIMEOUT_SECS=1: the next client was answered after {answered_after:?}"
+    );
+    assert!(
+        answered_after >= stall_timeout,
+        "answered after {answered_after:?}"
+    );
+    // What the stalled client gets when it reads at last: part of the
+    // answer, then the end of the connection.
+    let mut received = 0usize;
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        match tokio::time::timeout(PATIENCE, reader.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => received += n,
+            Err(_) => panic!("the stalled connection stayed open"),
+        }
+    }
+    assert!(received < 64 << 20, "the whole answer arrived: {received}");
 }
 
 #[tokio::test]
