@@ -5,7 +5,8 @@
 //! reason), answers built from rows by dedicated types (so columns stay
 //! private until listed here), ownership (another user's note answers 404,
 //! exactly like a missing one), bounded lists (a page of at most `MAX_PAGE`
-//! notes, with a cursor to the next: the platform's `paging`), and a
+//! notes and about `MAX_PAGE_BYTES`, with a cursor to the next: the
+//! platform's `paging`), and a
 //! sub-resource in a second table (`/api/notes/{id}/revisions`, every
 //! version of a note).
 //! `Cache-Control: no-store` comes from the platform's stack, for every API
@@ -15,7 +16,7 @@ use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, rou
 use platform::{
     ApiError,
     extract::{CurrentUser, Json, Path, Query},
-    paging::PageQuery,
+    paging::{PageQuery, json_len},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -31,6 +32,10 @@ use crate::{
 const DEFAULT_PAGE: u32 = 20;
 /// The largest page a client may ask for: a list never grows with the data.
 const MAX_PAGE: u32 = 100;
+/// A page also ends before its notes' text passes this many bytes of JSON
+/// (at least one note): a hundred long notes of control characters, six
+/// bytes each in JSON, would otherwise make a 6 MB answer.
+const MAX_PAGE_BYTES: usize = 512 * 1024;
 /// Longest title, in characters.
 const MAX_TITLE_CHARS: usize = 200;
 /// Longest body, in characters.
@@ -122,7 +127,12 @@ async fn list(
 ) -> Result<axum::Json<NotesPage>, ApiError> {
     let page = query.check(DEFAULT_PAGE, MAX_PAGE)?;
     let rows = notes::list(&db, user.id, page.fetch(), page.before_id()).await?;
-    let (rows, next) = page.split(rows, |note| note.id);
+    let (rows, next) = page.split_within(
+        rows,
+        |note| note.id,
+        MAX_PAGE_BYTES,
+        |note| json_len(&note.title) + json_len(&note.body),
+    );
     Ok(axum::Json(NotesPage {
         notes: rows.into_iter().map(NoteJson::from).collect(),
         next,
@@ -216,7 +226,12 @@ async fn revisions(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let rows = notes::revisions(&db, user.id, id, page.fetch(), page.before_id()).await?;
-    let (rows, next) = page.split(rows, |revision| revision.id);
+    let (rows, next) = page.split_within(
+        rows,
+        |revision| revision.id,
+        MAX_PAGE_BYTES,
+        |revision| json_len(&revision.title) + json_len(&revision.body),
+    );
     Ok(axum::Json(RevisionsPage {
         revisions: rows.into_iter().map(RevisionJson::from).collect(),
         next,

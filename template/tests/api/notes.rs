@@ -175,6 +175,36 @@ async fn a_page_never_holds_more_than_the_maximum() {
     assert_eq!(first["notes"].as_array().unwrap().len(), 20);
 }
 
+/// Notes of control characters take six bytes per character in JSON: a
+/// full page of the longest would be 6 MB. Pages end near 512 KiB instead,
+/// and the cursors still lead through every note.
+#[tokio::test]
+async fn a_page_stays_bounded_in_bytes_whatever_the_notes_hold() {
+    let app = spawn_app().await;
+    let ada = app.user("ada@example.com").await;
+    let body = "\u{1}".repeat(10_000);
+    for n in 0..30 {
+        create(&ada, &format!("note {n}"), &body).await;
+    }
+    let mut seen = 0;
+    let mut path = "/api/notes?limit=100".to_owned();
+    loop {
+        let response = ada.get(&path).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.bytes().await.unwrap();
+        assert!(bytes.len() <= 600 * 1024, "a page of {} bytes", bytes.len());
+        let page: Value = serde_json::from_slice(&bytes).unwrap();
+        let notes = page["notes"].as_array().unwrap();
+        assert!(!notes.is_empty());
+        seen += notes.len();
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/notes?limit=100&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 30);
+}
+
 #[tokio::test]
 async fn bad_input_gets_json_422_and_changes_nothing() {
     let app = spawn_app().await;
