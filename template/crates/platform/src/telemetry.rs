@@ -12,16 +12,23 @@
 //! which writes the text of `tracing-subscriber`'s default format at a
 //! fraction of its cost; a terminal gets the default format itself, in
 //! colour. Lines are written by a background thread in batches
-//! (`tracing-appender` with `lossy(false)`: when the thread falls behind,
-//! requests wait for it rather than lines being dropped). [`init`] returns
-//! the guard that writes out what is still queued when the process ends.
+//! (`tracing-appender`). When it falls behind (a log collector stalls, a
+//! pipe fills), lines beyond the queue are dropped rather than making
+//! requests wait: a slow log must never slow or stop the service. What was
+//! dropped is counted and said in a warning every [`DROP_REPORT_INTERVAL`]
+//! while it goes on. One value writes at most
+//! [`format::MAX_VALUE_BYTES`]. [`init`] returns the guard that writes out
+//! what is still queued when the process ends.
 
 pub mod format;
 
-use std::{io::IsTerminal, time::Instant};
+use std::{
+    io::IsTerminal,
+    time::{Duration, Instant},
+};
 
 use axum::http::{Method, Request, Response, Uri};
-use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, WorkerGuard};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::{
@@ -74,13 +81,8 @@ pub fn init(settings: &Settings) -> WorkerGuard {
             std::io::stdout(),
         ))
     };
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // The queue's slots are allocated up front: the default 128,000
-        // took 3.5 MiB of resident memory (measured idle RSS).
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("log-writer")
-        .finish(out);
+    let (writer, guard) = queue(out);
+    report_drops(writer.error_counter());
     let subscriber = fmt().with_env_filter(filter).with_writer(writer);
     if terminal {
         // Colours for a person at a terminal, unless NO_COLOR is set.
@@ -100,9 +102,49 @@ pub fn init(settings: &Settings) -> WorkerGuard {
 /// writer thread falls behind.
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// Most lines queued for the writer thread; past that, a request that logs
-/// waits for the thread (nothing is dropped).
+/// Most lines queued for the writer thread; past that, lines are dropped
+/// (and counted) until it catches up.
 const QUEUED_LINES: usize = 8 * 1024;
+
+/// How often, at most, dropped lines are reported.
+pub const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The queue in front of `out` and its writer thread.
+fn queue(out: impl std::io::Write + Send + 'static) -> (NonBlocking, WorkerGuard) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        // The queue's slots are allocated up front: the default 128,000
+        // took 3.5 MiB of resident memory (measured idle RSS).
+        .buffered_lines_limit(QUEUED_LINES)
+        .thread_name("log-writer")
+        .finish(out)
+}
+
+/// Warns, from a thread of its own, when lines have been dropped since the
+/// last look. (The warning itself may be dropped while the writer is still
+/// behind; the count goes on and the next one says it.)
+fn report_drops(dropped: ErrorCounter) {
+    let spawned = std::thread::Builder::new()
+        .name("log-drops".into())
+        .spawn(move || {
+            let mut reported = 0;
+            loop {
+                std::thread::sleep(DROP_REPORT_INTERVAL);
+                let total = dropped.dropped_lines();
+                if total > reported {
+                    tracing::warn!(
+                        dropped = total - reported,
+                        dropped_since_start = total,
+                        "the log writer fell behind: lines were dropped rather than slowing requests"
+                    );
+                    reported = total;
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot start the thread that reports dropped log lines");
+    }
+}
 
 /// The access log: one line per response, with its method, path, status and
 /// latency in microseconds, after the handler's own lines. The path, not
@@ -145,4 +187,59 @@ impl Then for AccessLine {
 /// (<https://no-color.org>): set and not empty.
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::Write,
+        sync::{
+            Arc,
+            atomic::{AtomicBool, Ordering},
+            mpsc,
+        },
+    };
+
+    use super::*;
+
+    /// A log destination that takes nothing until released, as a stalled
+    /// pipe or collector.
+    struct Stalled(Arc<AtomicBool>);
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            while !self.0.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_log_drops_and_counts_lines_instead_of_blocking() {
+        let released = Arc::new(AtomicBool::new(false));
+        let (writer, guard) = queue(Stalled(Arc::clone(&released)));
+        let counter = writer.error_counter();
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut writer = writer;
+            for _ in 0..QUEUED_LINES * 2 {
+                let _ = writer.write_all(b"a line\n");
+            }
+            let _ = done.send(());
+        });
+        let result = finished.recv_timeout(Duration::from_secs(10));
+        released.store(true, Ordering::Release);
+        drop(guard);
+        assert!(result.is_ok(), "logging blocked on a stalled writer");
+        assert!(
+            counter.dropped_lines() >= QUEUED_LINES / 2,
+            "{}",
+            counter.dropped_lines()
+        );
+    }
 }

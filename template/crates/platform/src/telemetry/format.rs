@@ -17,7 +17,14 @@
 //! Escaping: control characters in messages and values are written as
 //! `\x1b`, `\n`, `\u{85}` and so on, so no value (a path, an error message
 //! quoting user input) can forge a second log line or send escape sequences
-//! to a terminal that displays the log.
+//! to a terminal that displays the log; so are the Unicode line and
+//! paragraph separators (U+2028, U+2029), which some viewers break lines
+//! at, and the bidirectional controls, which make a line read differently
+//! from what it holds.
+//!
+//! Size: each value writes at most [`MAX_VALUE_BYTES`], then how many more
+//! bytes it had, so no request (a 64 KiB path, a provider's
+//! `error_description`) can write megabytes to the log.
 
 use std::fmt::{self, Write as _};
 
@@ -153,7 +160,7 @@ impl Fields<'_> {
 impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.start(field) {
-            self.result = write!(Escaping(&mut self.writer), "{value:?}");
+            self.result = escaped(&mut self.writer, format_args!("{value:?}"));
         }
     }
 
@@ -162,9 +169,9 @@ impl Visit for Fields<'_> {
             return;
         }
         self.result = if field.name() == "message" {
-            Escaping(&mut self.writer).write_str(value)
+            escaped(&mut self.writer, format_args!("{value}"))
         } else {
-            write!(Escaping(&mut self.writer), "{value:?}")
+            escaped(&mut self.writer, format_args!("{value:?}"))
         };
     }
 
@@ -190,7 +197,7 @@ impl Visit for Fields<'_> {
         if !self.start(field) {
             return;
         }
-        self.result = write!(Escaping(&mut self.writer), "{value}");
+        self.result = escaped(&mut self.writer, format_args!("{value}"));
         // The causes, as the default format lists them.
         let mut source = value.source();
         if source.is_some() {
@@ -205,7 +212,7 @@ impl Visit for Fields<'_> {
             self.result = self
                 .result
                 .and_then(|()| self.writer.write_str(separator))
-                .and_then(|()| write!(Escaping(&mut self.writer), "{cause}"));
+                .and_then(|()| escaped(&mut self.writer, format_args!("{cause}")));
             source = cause.source();
         }
         if !first {
@@ -214,35 +221,86 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// A writer that escapes control characters (C0 but tab, DEL, C1), so a
-/// value cannot break the line or reach a terminal as an escape sequence.
-/// Text without them, nearly all of it, is copied in one piece.
-struct Escaping<'a, W>(&'a mut W);
+/// Most bytes one value (escaped) writes to a line.
+pub const MAX_VALUE_BYTES: usize = 1024;
+
+/// Writes `value` escaped, and cut after [`MAX_VALUE_BYTES`], followed by
+/// how many bytes were left out.
+fn escaped(writer: &mut impl fmt::Write, value: fmt::Arguments<'_>) -> fmt::Result {
+    let mut escaping = Escaping {
+        out: writer,
+        left: MAX_VALUE_BYTES,
+        dropped: 0,
+    };
+    escaping.write_fmt(value)?;
+    if escaping.dropped > 0 {
+        write!(escaping.out, "...[{} more bytes]", escaping.dropped)?;
+    }
+    Ok(())
+}
+
+/// A writer that escapes control characters (C0 but tab, DEL, C1), the
+/// Unicode line separators and the bidirectional controls, so a value
+/// cannot break the line, reach a terminal as an escape sequence or read
+/// as other text; it writes at most `left` bytes and counts the rest. Text
+/// without such characters, nearly all of it, is copied in one piece.
+struct Escaping<'a, W> {
+    out: &'a mut W,
+    left: usize,
+    dropped: usize,
+}
+
+impl<W: fmt::Write> Escaping<'_, W> {
+    /// Writes `text` (already escaped) within what is left.
+    fn put(&mut self, text: &str) -> fmt::Result {
+        if text.len() <= self.left {
+            self.left -= text.len();
+            return self.out.write_str(text);
+        }
+        let mut cut = self.left;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.left = 0;
+        self.dropped += text.len() - cut;
+        self.out.write_str(&text[..cut])
+    }
+}
 
 impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        if self.left == 0 {
+            self.dropped += text.len();
+            return Ok(());
+        }
         let mut rest = text;
         while let Some(at) = rest.find(needs_escape) {
-            self.0.write_str(&rest[..at])?;
+            self.put(&rest[..at])?;
             let ch = rest[at..].chars().next().unwrap_or('\0');
-            match ch {
-                '\n' => self.0.write_str("\\n")?,
-                '\r' => self.0.write_str("\\r")?,
-                ch if (ch as u32) < 0x80 => write!(self.0, "\\x{:02x}", ch as u32)?,
-                ch => {
-                    self.0.write_str("\\u{")?;
-                    write!(self.0, "{:x}", ch as u32)?;
-                    self.0.write_char('}')?;
-                }
-            }
+            // Rare enough that a small allocation for the code is fine.
+            let code = match ch {
+                '\n' => "\\n".to_owned(),
+                '\r' => "\\r".to_owned(),
+                ch if (ch as u32) < 0x80 => format!("\\x{:02x}", ch as u32),
+                ch => format!("\\u{{{:x}}}", ch as u32),
+            };
+            self.put(&code)?;
             rest = &rest[at + ch.len_utf8()..];
         }
-        self.0.write_str(rest)
+        self.put(rest)
     }
 }
 
 fn needs_escape(ch: char) -> bool {
-    (ch.is_control() && ch != '\t') || ch == '\u{7f}'
+    (ch.is_control() && ch != '\t')
+        || ch == '\u{7f}'
+        || matches!(
+            ch,
+            // Line and paragraph separators.
+            '\u{2028}' | '\u{2029}'
+            // Bidirectional marks, embeddings, overrides and isolates.
+            | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 #[cfg(test)]
@@ -385,6 +443,44 @@ mod tests {
         assert_eq!(
             written,
             " WARN odd\\rmessage path=/a\\nINFO forged\\x1b[31m\\u{85}\n"
+        );
+    }
+
+    #[test]
+    fn separators_and_bidirectional_controls_are_escaped() {
+        let written = ours(|| {
+            tracing::warn!(name = %"a\u{2028}b\u{2029}c\u{202e}d\u{2066}e\u{200f}", "x");
+        });
+        assert_eq!(
+            written,
+            " WARN x name=a\\u{2028}b\\u{2029}c\\u{202e}d\\u{2066}e\\u{200f}\n"
+        );
+    }
+
+    #[test]
+    fn one_value_writes_at_most_its_share_and_says_how_much_was_cut() {
+        let path = format!("/{}", "é".repeat(40_000));
+        let written = ours(|| {
+            tracing::info!(path = %path, iss = ?"x".repeat(70_000), "finished");
+        });
+        assert!(
+            written.len() < 3 * MAX_VALUE_BYTES,
+            "{} bytes",
+            written.len()
+        );
+        let kept = MAX_VALUE_BYTES - 1; // a whole number of two-byte characters
+        assert!(
+            written.contains(&format!(
+                "path=/{}...[{} more bytes] ",
+                "é".repeat(kept / 2),
+                path.len() - kept
+            )),
+            "{written}"
+        );
+        assert!(written.contains("iss=\"xxx"), "{written}");
+        assert!(
+            written.contains(&format!("...[{} more bytes]\n", 70_002 - MAX_VALUE_BYTES)),
+            "{written}"
         );
     }
 
