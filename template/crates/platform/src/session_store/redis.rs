@@ -12,6 +12,15 @@
 //! behind the application's back (in a SQL shell) keeps its sessions until
 //! they expire: delete accounts through the application.
 //!
+//! The set stays as small as the user's live sessions: a deleted session
+//! (logout, a new id at sign-in) leaves it at once, and each new member
+//! checks a few others and removes those that have expired. Its expiry only
+//! ever moves later (`EXPIREAT ... NX`, then `GT`: Redis 7 or newer), so
+//! saving an older session never makes the set expire before a newer one.
+//! Ending every session of a user takes the ids out of the set in batches
+//! and unlinks them batch by batch, so a user with very many sessions never
+//! blocks Redis with one huge command.
+//!
 //! Every request reads its session from Redis; no instance keeps sessions in
 //! memory. A logout on one instance must end the session on all of them at
 //! once, and a per-instance cache would go on serving it elsewhere.
@@ -32,9 +41,12 @@ use tower_sessions::{
 };
 use tower_sessions_redis_store::{
     RedisStore,
-    fred::prelude::{
-        Builder, ClientLike, Config as FredConfig, Error as RedisError, KeysInterface, Pool,
-        ReconnectPolicy, SetsInterface,
+    fred::{
+        prelude::{
+            Builder, ClientLike, Config as FredConfig, Error as RedisError, KeysInterface, Pool,
+            ReconnectPolicy, SetsInterface,
+        },
+        types::ExpireOptions,
     },
 };
 
@@ -102,27 +114,74 @@ impl Redis {
         })
     }
 
-    /// Adds the session to its user's set, which expires with the user's
-    /// latest session (every save pushes the session's expiry forward, so
-    /// the latest save has the latest expiry).
+    /// Adds the session to its user's set, whose expiry becomes the
+    /// session's if that is later (never earlier: another session of the
+    /// user may outlive this one). A new member also prunes the set.
     async fn index(&self, record: &Record) -> session_store::Result<Option<i64>> {
         let Some(user_id) = session::user_id_of(record) else {
             return Ok(None);
         };
         let key = sessions_of(user_id);
-        let () = self
-            .redis
+        let expires = record.expiry_date.unix_timestamp();
+        let pipeline = self.redis.next().pipeline();
+        let () = pipeline
             .sadd(&key, record.id.to_string())
             .await
             .map_err(backend)?;
-        let () = self
-            .redis
-            .expire_at(&key, record.expiry_date.unix_timestamp(), None)
+        // NX sets an expiry on a set that has none (just created); GT moves
+        // an existing one only later. (GT alone never sets one: Redis reads
+        // "no expiry" as infinite.)
+        let () = pipeline
+            .expire_at(&key, expires, Some(ExpireOptions::NX))
             .await
             .map_err(backend)?;
+        let () = pipeline
+            .expire_at(&key, expires, Some(ExpireOptions::GT))
+            .await
+            .map_err(backend)?;
+        let replies: Vec<i64> = pipeline.all().await.map_err(backend)?;
+        if replies.first() == Some(&1) {
+            self.prune(&key).await?;
+        }
         Ok(Some(user_id))
     }
+
+    /// Removes from `key` the ids, among [`PRUNE_SAMPLE`] picked at random,
+    /// whose sessions have expired. Run for each new member, it keeps the
+    /// set near the number of live sessions at a bounded cost per login.
+    async fn prune(&self, key: &str) -> session_store::Result<()> {
+        let sample: Vec<String> = self
+            .redis
+            .srandmember(key, Some(PRUNE_SAMPLE))
+            .await
+            .map_err(backend)?;
+        if sample.is_empty() {
+            return Ok(());
+        }
+        let pipeline = self.redis.next().pipeline();
+        for id in &sample {
+            let () = pipeline.exists(id.as_str()).await.map_err(backend)?;
+        }
+        let exists: Vec<i64> = pipeline.all().await.map_err(backend)?;
+        let expired: Vec<String> = sample
+            .into_iter()
+            .zip(exists)
+            .filter(|(_, exists)| *exists == 0)
+            .map(|(id, _)| id)
+            .collect();
+        if !expired.is_empty() {
+            let _removed: i64 = self.redis.srem(key, expired).await.map_err(backend)?;
+        }
+        Ok(())
+    }
 }
+
+/// Members of a user's set checked for expiry when one is added.
+const PRUNE_SAMPLE: usize = 16;
+
+/// Ids taken out of a user's set and unlinked per command when all the
+/// user's sessions end.
+const END_BATCH: usize = 500;
 
 #[async_trait]
 impl SessionStore for Redis {
@@ -159,8 +218,18 @@ impl SessionStore for Redis {
         self.library.load(id).await
     }
 
+    /// Deletes the session and takes it out of its user's set.
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.library.delete(id).await
+        let record = self.library.load(id).await?;
+        self.library.delete(id).await?;
+        if let Some(user_id) = record.as_ref().and_then(session::user_id_of) {
+            let _removed: i64 = self
+                .redis
+                .srem(sessions_of(user_id), id.to_string())
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
     }
 }
 
@@ -176,12 +245,23 @@ impl UserSessions for Redis {
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
-    /// Deletes the sessions the user's set names, then the set.
+    /// Deletes the sessions the user's set names, a batch at a time (each
+    /// batch popped from the set, then unlinked: Redis frees the memory in
+    /// the background), then the set.
     async fn end_sessions_of(&self, user_id: i64) -> session_store::Result<()> {
         let key = sessions_of(user_id);
-        let mut keys: Vec<String> = self.redis.smembers(&key).await.map_err(backend)?;
-        keys.push(key);
-        let _deleted: i64 = self.redis.del(keys).await.map_err(backend)?;
+        loop {
+            let batch: Vec<String> = self
+                .redis
+                .spop(&key, Some(END_BATCH))
+                .await
+                .map_err(backend)?;
+            if batch.is_empty() {
+                break;
+            }
+            let _unlinked: i64 = self.redis.unlink(batch).await.map_err(backend)?;
+        }
+        let _unlinked: i64 = self.redis.unlink(key).await.map_err(backend)?;
         Ok(())
     }
 }

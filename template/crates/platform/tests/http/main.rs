@@ -29,6 +29,7 @@ mod hash_flood;
 mod hostile_input;
 mod limits;
 mod properties;
+mod redis_index;
 mod session_cache;
 mod session_cleanup;
 mod session_races;
