@@ -45,11 +45,10 @@ pub struct Config {
     pub sessions: Lifetime,
     /// What is logged (`RUST_LOG`).
     pub log: telemetry::Settings,
-{%- if auth == "password" %}
-    /// Login and signup throttling, and the proxies whose
+    /// Throttling of {% if auth == "password" %}logins and signups{% else %}sign-ins{% endif %}, and the proxies whose
     /// `X-Forwarded-For` is believed (`AUTH_ATTEMPTS_*`, `TRUSTED_PROXIES`).
     pub throttle: platform::rate_limit::Settings,
-{%- else %}
+{%- if auth == "oidc" %}
     /// The OpenID provider and this application's registration there
     /// (`OIDC_*`).
     pub oidc: platform::oidc::Settings,
@@ -82,9 +81,8 @@ impl Config {
 {%- endif %}
             sessions: Lifetime::from_env(&env)?,
             log: telemetry::Settings::from_env(&env)?,
-{%- if auth == "password" %}
             throttle: platform::rate_limit::Settings::from_env(&env)?,
-{%- else %}
+{%- if auth == "oidc" %}
             oidc: platform::oidc::Settings::from_env(
                 &env,
                 &http.public_origin,
@@ -147,9 +145,8 @@ mod tests {
 {%- endif %}
             ("SESSION_INACTIVITY_SECS", "soon"),
             ("RUST_LOG", "info,[=bad"),
-{%- if auth == "password" %}
             ("AUTH_ATTEMPTS_PER_IP", "0"),
-{%- else %}
+{%- if auth == "oidc" %}
             ("OIDC_CLIENT_ID", ""),
 {%- endif %}
             ("REQUEST_TIMEOUT_SECS", "0"),

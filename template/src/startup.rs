@@ -8,9 +8,6 @@
 use std::{future::Future, net::SocketAddr};
 
 use axum::Router;
-{%- if auth == "password" %}
-use platform::rate_limit;
-{%- endif %}
 {%- if session_store == "redis" %}
 use platform::session_store::{Accounts, Redis};
 {%- elsif database == "sqlite" %}
@@ -18,7 +15,7 @@ use platform::session_store::{self, Cached, Table};
 {%- else %}
 use platform::session_store::{self, Table};
 {%- endif %}
-use platform::{server, session, stack};
+use platform::{rate_limit, server, session, stack};
 use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::{config::Config, database, routes, state::AppState{% if session_store == "redis" %}, users::User{% endif %}};
@@ -28,11 +25,9 @@ pub struct Application {
     app: server::App,
     state: AppState,
     server: server::Settings,
-    /// Tasks that run as long as the server: {% if session_store == "redis" %}{% if auth == "password" %}forgetting idle throttling
-    /// buckets{% else %}discovery of the identity provider while it
-    /// cannot be reached{% endif %}{% else %}the session clean-up{% if auth == "password" %},
-    /// forgetting idle throttling buckets{% else %}, and discovery of the
-    /// identity provider while it cannot be reached{% endif %}{% endif %}.
+    /// Tasks that run as long as the server: {% if session_store != "redis" %}the session clean-up,
+    /// {% endif %}forgetting idle throttling buckets{% if auth == "oidc" %}, and discovery of the
+    /// identity provider while it cannot be reached{% endif %}.
     background: Vec<JoinHandle<()>>,
 }
 
@@ -62,9 +57,8 @@ impl Application {
         let mut background = vec![session_store::spawn_cleanup(&store)];
 {%- endif %}
         let state = AppState::new(&config, db, store.clone()).await?;
-{%- if auth == "password" %}
         background.push(rate_limit::spawn_forget_idle(&state.throttle));
-{%- else %}
+{%- if auth == "oidc" %}
         // Serving starts even when the provider cannot be reached yet;
         // sign-in answers 503 until discovery succeeds in the background.
         background.extend(state.provider.discover_or_keep_trying().await);
@@ -94,9 +88,8 @@ impl Application {
             frontend_origins = ?config.http.frontend_origins.iter().map(ToString::to_string).collect::<Vec<_>>(),
             deployment = %config.http.cookie.shape,
             cookie = %config.http.cookie,
-{%- if auth == "password" %}
             trusted_proxies = %config.throttle.trusted_proxies,
-{%- else %}
+{%- if auth == "oidc" %}
             oidc_issuer = %config.oidc.issuer.as_str(),
             oidc_ready = state.provider.is_ready(),
 {%- endif %}

@@ -8,10 +8,10 @@
 //! not on this struct. Something new to share is a field of its own type
 //! here, built in [`AppState::new`].
 
-{% if auth == "password" -%}
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+{% if auth == "password" -%}
 use platform::{
     cookie_policy::CookiePolicy,
     password::Passwords,
@@ -19,9 +19,9 @@ use platform::{
     session_store::{Sessions, UserSessions},
 };
 {%- else -%}
-use axum::extract::FromRef;
 use platform::{
     oidc::Provider,
+    rate_limit::AuthThrottle,
     session_store::{Sessions, UserSessions},
 };
 {%- endif %}
@@ -37,13 +37,15 @@ pub struct AppState {
     /// A handler reaches its own session through the `Session` extractor.
     pub sessions: Sessions,
 {%- if auth == "password" %}
-    /// Hashing and checking passwords.
-    pub passwords: Passwords,
     /// Login and signup attempts left per client and per account.
     pub throttle: Arc<AuthThrottle>,
+    /// Hashing and checking passwords.
+    pub passwords: Passwords,
     /// The session cookie's attributes, which the device cookie shares.
     pub cookie_policy: CookiePolicy,
 {%- else %}
+    /// Sign-ins started per client address.
+    pub throttle: Arc<AuthThrottle>,
     /// The OpenID provider: its discovery document, keys and HTTP client.
     pub provider: Provider,
 {%- endif %}
@@ -60,9 +62,9 @@ impl AppState {
         Ok(Self {
             db,
             sessions: Sessions::new(session_store, config.sessions, config.http.request_timeout),
+            throttle: Arc::new(AuthThrottle::new(config.throttle.clone())),
 {%- if auth == "password" %}
             passwords: Passwords::new().await?,
-            throttle: Arc::new(AuthThrottle::new(config.throttle.clone())),
             cookie_policy: config.http.cookie.clone(),
 {%- else %}
             provider: Provider::new(config.oidc.clone())?,

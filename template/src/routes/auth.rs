@@ -157,15 +157,10 @@ async fn login(
     // the platform's known_devices.rs); any other browser shares the
     // account's.
     let known_device = match &found {
-        Some(found) => device.is_known_for(&db, found.user.id).await?,
-        None => false,
+        Some(found) => device.known_key(&db, found.user.id).await?,
+        None => None,
     };
-    match (&device.token, &found) {
-        (Some(token), Some(found)) if known_device => {
-            throttle.check_known_device(&token.throttle_key(found.user.id))?;
-        }
-        _ => throttle.check_account(&email)?,
-    }
+    throttle.check_account_from(&email, known_device.as_deref())?;
     // An unknown email is checked against a dummy hash, so both failures
     // cost the same time.
     let stored = found.as_ref().map(|c| Arc::from(c.password_hash.as_str()));
@@ -174,10 +169,9 @@ async fn login(
         return Err(wrong());
     };
     session::sign_in(&session, &credentials.user).await?;
-    let new_device = if known_device {
-        None
-    } else {
-        Some(device.remember(&db, credentials.user.id).await?)
+    let new_device = match known_device {
+        Some(_) => None,
+        None => Some(device.remember(&db, credentials.user.id).await?),
     };
     tracing::info!(user_id = credentials.user.id, "logged in");
     let set_cookie = new_device.map(|cookie| [(header::SET_COOKIE, cookie)]);
@@ -194,9 +188,14 @@ async fn logout(session: Session) -> Result<StatusCode, ApiError> {
 }
 
 /// Deletes the signed-in account, with its rows, and ends every session it
-/// has, in this browser and all others, on every instance. Attempts draw on
-/// the account's allowance, so guessing the password from a stolen session
-/// is bounded as it is at login.
+/// has, in this browser and all others, on every instance. Attempts are
+/// throttled as at login, so guessing the password from a stolen session
+/// is bounded the same way, and a stranger's wrong logins do not stop the
+/// owner's known browser.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an axum handler takes one extractor per part of the request it uses"
+)]
 async fn delete_account(
     State(db): State<Pool>,
     State(passwords): State<Passwords>,
@@ -204,9 +203,11 @@ async fn delete_account(
     State(sessions): State<Sessions>,
     CurrentUser(user): CurrentUser<User>,
     session: Session,
+    device: DeviceCookie,
     Json(input): Json<PasswordConfirmation>,
 ) -> Result<StatusCode, ApiError> {
-    throttle.check_account(&user.email)?;
+    let known_device = device.known_key(&db, user.id).await?;
+    throttle.check_account_from(&user.email, known_device.as_deref())?;
     let found = users::credentials_by_email(&db, &user.email)
         .await?
         .filter(|found| found.user.id == user.id);

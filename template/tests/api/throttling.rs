@@ -136,6 +136,69 @@ async fn a_stranger_who_knows_the_email_cannot_lock_the_owner_out() {
     assert!(refused >= 4, "{refused} of 8 refused");
 }
 
+/// Deleting the account checks the password, throttled as a login is: the
+/// owner's known browser has its own allowance there too.
+#[tokio::test]
+async fn a_strangers_wrong_logins_do_not_stop_the_owner_deleting_the_account() {
+    let app = spawn_app_with(&[
+        ("AUTH_ATTEMPTS_PER_IP", "10000"),
+        ("AUTH_ATTEMPTS_PER_ACCOUNT", "3"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "300"),
+    ])
+    .await;
+    let owner = &app;
+    assert_eq!(
+        owner.signup("owner@example.com", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    let stranger = app.another_browser();
+    for _ in 0..10 {
+        stranger.login("owner@example.com", "a wrong guess!").await;
+    }
+    assert_throttled(stranger.login("owner@example.com", PASSWORD).await, 300).await;
+    let deleted = owner
+        .client
+        .delete(owner.url("/api/auth/account"))
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+}
+
+/// The window refills an attempt every 100 ms here, so only the daily
+/// allowance stops steady guessing; the owner's known browser goes on.
+#[tokio::test]
+async fn steady_guessing_meets_the_daily_allowance() {
+    let app = spawn_app_with(&[
+        ("AUTH_ATTEMPTS_PER_IP", "10000"),
+        ("AUTH_ATTEMPTS_PER_ACCOUNT", "10"),
+        ("AUTH_ATTEMPTS_WINDOW_SECS", "1"),
+        ("AUTH_ATTEMPTS_PER_ACCOUNT_PER_DAY", "5"),
+    ])
+    .await;
+    let owner = &app;
+    // Signup is the account's first attempt of the day.
+    assert_eq!(
+        owner.signup("owner@example.com", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    let stranger = app.another_browser();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let guess = stranger.login("owner@example.com", "a wrong guess!").await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = stranger.login("owner@example.com", "a wrong guess!").await;
+    assert_throttled(refused, 86_400).await;
+    assert_eq!(owner.logout().await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        owner.login("owner@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn one_client_is_throttled_across_accounts_and_signups() {
     let app = spawn_app_with(&[
@@ -320,4 +383,45 @@ async fn devices_older_than_their_cookie_are_forgotten() {
         "signup's and the new browser's: {digests:?}"
     );
     assert!(digests.iter().all(|(d,)| d != "old"), "{digests:?}");
+}
+
+#[tokio::test]
+async fn an_account_remembers_a_bounded_number_of_browsers() {
+    let app = spawn_app().await;
+    let signup = app.signup("owner@example.com", PASSWORD).await;
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let (user_id,): (i64,) = sqlx::query_as("SELECT id FROM users")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    // Sixty browsers remembered in the last days.
+    for n in 0..60 {
+        sqlx::query(
+            "INSERT INTO known_devices (token_digest, user_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(format!("seen-{n}"))
+        .bind(user_id)
+        .bind(time::OffsetDateTime::now_utc() - time::Duration::hours(100 - n))
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    }
+    let login = app
+        .another_browser()
+        .login("owner@example.com", PASSWORD)
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let digests: Vec<(String,)> =
+        sqlx::query_as("SELECT token_digest FROM known_devices ORDER BY created_at")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(digests.len(), 50, "{digests:?}");
+    // The oldest went; the newest, the login's own among them, stayed.
+    assert_eq!(digests[0].0, "seen-12");
+    assert!(
+        !digests
+            .iter()
+            .any(|(d,)| d.starts_with("seen-") && d.len() == 6)
+    );
 }

@@ -115,13 +115,14 @@ pub trait Engine: sqlx::Database {
     ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 
     /// Remembers a device for `user_id`, and forgets that user's devices
-    /// remembered before `forget_before`.
+    /// remembered before `forget_before` and all but the newest `keep`.
     fn remember_device(
         pool: &sqlx::Pool<Self>,
         digest: &str,
         user_id: i64,
         now: OffsetDateTime,
         forget_before: OffsetDateTime,
+        keep: i64,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
@@ -133,8 +134,9 @@ const IS_KNOWN_DEVICE: &str = "SELECT user_id FROM known_devices \
 const REMEMBER_DEVICE: &str =
     "INSERT INTO known_devices (token_digest, user_id, created_at) VALUES ($1, $2, $3)";
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-const FORGET_OLD_DEVICES: &str =
-    "DELETE FROM known_devices WHERE user_id = $1 AND created_at <= $2";
+const FORGET_OLD_DEVICES: &str = "DELETE FROM known_devices WHERE user_id = $1 \
+     AND (created_at <= $2 OR token_digest NOT IN (SELECT token_digest FROM known_devices \
+     WHERE user_id = $1 ORDER BY created_at DESC LIMIT $3))";
 
 /// One row of the session table, as written.
 #[derive(Clone, Copy, Debug)]

@@ -64,6 +64,22 @@ impl DeviceCookie {
         }
     }
 
+    /// The throttling key of this browser for `user_id` if the account has
+    /// signed in from it before (`AuthThrottle::check_account_from`), `None`
+    /// for any other browser.
+    pub async fn known_key<E: Engine>(
+        &self,
+        db: &sqlx::Pool<E>,
+        user_id: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        Ok(match &self.token {
+            Some(token) if self.is_known_for(db, user_id).await? => {
+                Some(token.throttle_key(user_id))
+            }
+            _ => None,
+        })
+    }
+
     /// Remembers this browser for `user_id`: the `Set-Cookie` value to send.
     pub async fn remember<E: Engine>(
         &self,
@@ -76,6 +92,11 @@ impl DeviceCookie {
 
 /// How long a browser stays known after its last successful sign-in.
 const REMEMBERED_FOR_DAYS: i64 = 365;
+
+/// Most browsers remembered per account; a sign-in from one more forgets
+/// the oldest, so one account's rows stay bounded however often it signs
+/// in from new browsers (or a script does with its password).
+pub const MAX_DEVICES_PER_USER: i64 = 50;
 
 /// A device token from a request's cookie, with its digest.
 #[derive(Clone, Debug)]
@@ -117,13 +138,14 @@ async fn remember<E: Engine>(
     OsRng.fill_bytes(&mut bytes);
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     // Devices whose cookie has expired in the browser by now are forgotten,
-    // so the table holds at most a year of each user's sign-ins.
+    // and all but the newest MAX_DEVICES_PER_USER.
     E::remember_device(
         db,
         &digest(&token),
         user_id,
         OffsetDateTime::now_utc(),
         remembered_since(),
+        MAX_DEVICES_PER_USER,
     )
     .await?;
     let cookie = policy.companion_cookie(

@@ -20,7 +20,7 @@
 //! | [`error`], [`extract`], [`paging`] | JSON errors everywhere, extractors that fail in that format, cursor pages |
 //! | [`session`], [`session_store`] | server-side sessions carrying their user, and where they are stored |
 //! | [`database`] | opening SQLite or PostgreSQL and telling an outage from a bug |
-//! | `password`, `rate_limit`, `known_devices`, `allocator` | Argon2 off the runtime, login throttling a stranger cannot turn into a lock-out |
+//! | `password`, `rate_limit`, `known_devices`, `allocator` | Argon2 off the runtime, throttling of sign-ins a stranger cannot turn into a lock-out |
 //! | `oidc` | this backend as the OpenID Connect client of one provider |
 //! | `spa` | the built frontend served from this backend's own origin |
 //! | `testing` | a browser's HTTP client and a database per test, for the tests |
@@ -36,8 +36,9 @@
 //! | `sql-sessions` | sessions in a table of the database |
 //! | `session-cache` | sessions kept in memory in front of their store (one instance) |
 //! | `redis-sessions` | sessions in Redis, shared by every instance |
-//! | `password` | `password`, `rate_limit`, `known_devices`, `allocator` |
-//! | `oidc` | `oidc` |
+//! | `password` | `password`, `known_devices`, `allocator`, and `throttle` |
+//! | `oidc` | `oidc`, and `throttle` |
+//! | `throttle` | `rate_limit` (attempts per client address and per account) |
 //! | `cors` | `cors` (tower-http's `CorsLayer`); without it no CORS code is compiled |
 //! | `spa` | `spa` (tower-http's `ServeDir`) |
 //! | `testing` | `testing` (and `oidc::test_provider`): for dev-dependencies only |
@@ -61,7 +62,7 @@ pub mod paging;
 #[cfg(feature = "password")]
 pub mod password;
 pub mod probes;
-#[cfg(feature = "password")]
+#[cfg(feature = "throttle")]
 pub mod rate_limit;
 pub mod response_hook;
 pub mod server;

@@ -1,14 +1,20 @@
-//! Throttling of login and signup, per client address and per account.
+//! Throttling of sign-ins, per client address and per account.
 //!
-//! Every attempt costs an Argon2 hash, and an attacker guessing passwords
-//! wants as many attempts as possible. Two token buckets (GCRA, from the
-//! `governor` crate) bound that: one per client IP address, which stops one
-//! machine from hammering many accounts, and one per account, which stops a
-//! botnet from hammering one account from many addresses. A browser the
-//! account has signed in from before draws on a bucket of its own instead of
-//! the account's (see `known_devices.rs`), so strangers spending the
-//! account's allowance cannot lock its owner out. An exhausted bucket
-//! answers 429 with `Retry-After`, before any hashing work.
+//! Every password attempt costs an Argon2 hash, and an attacker guessing
+//! passwords wants as many attempts as possible; every sign-in started at
+//! an OpenID provider stores a session and, once answered, calls the
+//! provider. Token buckets (GCRA, from the `governor` crate) bound that: one
+//! per client IP address, which stops one machine from hammering many
+//! accounts (or filling the session store), and, for passwords, two per
+//! account, which stop a botnet from hammering one account from many
+//! addresses: a short one (`AUTH_ATTEMPTS_PER_ACCOUNT` per window) against
+//! bursts, and a daily one (`AUTH_ATTEMPTS_PER_ACCOUNT_PER_DAY`) against
+//! slow, sustained guessing, which the short one alone would let go on at
+//! one guess per refill forever. A browser the account has signed in from
+//! before draws on a bucket of its own instead of the account's two (see
+//! `known_devices.rs`), so strangers spending the account's allowance
+//! cannot lock its owner out. An exhausted bucket answers 429 with
+//! `Retry-After`, before any hashing work.
 //!
 //! The client address is the TCP peer. Behind reverse proxies every peer is
 //! a proxy, so the peers listed in `TRUSTED_PROXIES` (addresses or CIDR
@@ -69,6 +75,18 @@ impl Settings {
             per_ip: attempts("AUTH_ATTEMPTS_PER_IP", "60")?,
             per_account: attempts("AUTH_ATTEMPTS_PER_ACCOUNT", "10")?,
             window: env.seconds("AUTH_ATTEMPTS_WINDOW_SECS", "300", 1..=86_400)?,
+            per_account_daily: env
+                .var("AUTH_ATTEMPTS_PER_ACCOUNT_PER_DAY", "100")
+                .parse_with(
+                    |v| {
+                        v.parse::<NonZeroU32>()
+                            .ok()
+                            .filter(|n| n.get() <= 100_000)
+                            .ok_or_else(|| "not a whole number from 1 to 100000".to_owned())
+                    },
+                    "use e.g. 100; attempts on one account from browsers it has not signed \
+                     in from, beyond this many a day, get 429",
+                )?,
         };
         // The yes/no setting this one replaced. `true` trusted the header
         // from any peer; dropping it silently on an upgrade would put every
@@ -156,12 +174,17 @@ pub struct Limits {
     /// Time in which a used-up allowance refills completely; it refills
     /// steadily, one attempt every `window / n` (`AUTH_ATTEMPTS_WINDOW_SECS`).
     pub window: Duration,
+    /// Attempts per account in a day, from browsers the account has not
+    /// signed in from (`AUTH_ATTEMPTS_PER_ACCOUNT_PER_DAY`); it refills
+    /// steadily too, one attempt every `1 day / n`.
+    pub per_account_daily: NonZeroU32,
 }
 
-/// The two buckets and how to find the client's address.
+/// The buckets and how to find the client's address.
 pub struct AuthThrottle {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    per_account_daily: DefaultKeyedRateLimiter<String>,
     /// Per (account, known device): see [`AuthThrottle::check_known_device`].
     per_device: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
@@ -175,18 +198,19 @@ impl AuthThrottle {
             trusted_proxies,
         }: Settings,
     ) -> Self {
-        let quota = |n: NonZeroU32| {
+        let quota = |n: NonZeroU32, window: Duration| {
             // Config keeps the window at one second or more and n at most
-            // 10_000, so the period is never zero; fall back to the
+            // 100_000, so the period is never zero; fall back to the
             // strictest quota rather than panic if that ever changes.
-            Quota::with_period(limits.window / n.get())
+            Quota::with_period(window / n.get())
                 .unwrap_or_else(|| Quota::per_hour(NonZeroU32::MIN))
                 .allow_burst(n)
         };
         Self {
-            per_ip: RateLimiter::keyed(quota(limits.per_ip)),
-            per_account: RateLimiter::keyed(quota(limits.per_account)),
-            per_device: RateLimiter::keyed(quota(limits.per_account)),
+            per_ip: RateLimiter::keyed(quota(limits.per_ip, limits.window)),
+            per_account: RateLimiter::keyed(quota(limits.per_account, limits.window)),
+            per_account_daily: RateLimiter::keyed(quota(limits.per_account_daily, DAY)),
+            per_device: RateLimiter::keyed(quota(limits.per_account, limits.window)),
             clock: DefaultClock::default(),
             trusted_proxies,
         }
@@ -206,12 +230,34 @@ impl AuthThrottle {
             .map_err(|not_until| self.refuse(not_until, "client address"))
     }
 
-    /// Takes one attempt from the account's allowance, which every device
-    /// the account has not signed in from before shares.
+    /// Takes one attempt from the account's allowances (the window's and
+    /// the day's), which every device the account has not signed in from
+    /// before shares.
     pub fn check_account(&self, account: &str) -> Result<(), ApiError> {
+        let account = account.to_owned();
         self.per_account
-            .check_key(&account.to_owned())
-            .map_err(|not_until| self.refuse(not_until, "account"))
+            .check_key(&account)
+            .map_err(|not_until| self.refuse(not_until, "account"))?;
+        self.per_account_daily
+            .check_key(&account)
+            .map_err(|not_until| self.refuse(not_until, "account, daily"))
+    }
+
+    /// Takes one attempt on `account` from the allowance this browser draws
+    /// on: its own when the account has signed in from it before
+    /// (`known_device`, from `DeviceCookie::known_key`), the account's
+    /// otherwise. Every check of a password on an account goes through
+    /// here (login, and confirming a sensitive change), so a stranger's
+    /// guesses never cost the owner's known browsers an attempt.
+    pub fn check_account_from(
+        &self,
+        account: &str,
+        known_device: Option<&str>,
+    ) -> Result<(), ApiError> {
+        match known_device {
+            Some(device) => self.check_known_device(device),
+            None => self.check_account(account),
+        }
     }
 
     /// Takes one attempt from the allowance of a device the account has
@@ -246,10 +292,14 @@ impl AuthThrottle {
         self.per_ip.shrink_to_fit();
         self.per_account.retain_recent();
         self.per_account.shrink_to_fit();
+        self.per_account_daily.retain_recent();
+        self.per_account_daily.shrink_to_fit();
         self.per_device.retain_recent();
         self.per_device.shrink_to_fit();
     }
 }
+
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// How often the throttle forgets clients whose allowance has refilled.
 const FORGET_IDLE_PERIOD: Duration = Duration::from_secs(60);
@@ -509,6 +559,7 @@ mod tests {
                 per_ip: NonZeroU32::new(3).unwrap(),
                 per_account: NonZeroU32::new(2).unwrap(),
                 window: Duration::from_secs(60),
+                per_account_daily: NonZeroU32::new(100).unwrap(),
             },
             trusted_proxies: TrustedProxies::default(),
         });
@@ -529,5 +580,36 @@ mod tests {
                 .check(ClientIp(IpAddr::from([10, 0, 0, 2])), "b@example.com")
                 .is_ok()
         );
+    }
+
+    /// The short window refills every second here, so only the daily
+    /// allowance stops the fourth attempt; the owner's known browser has an
+    /// allowance of its own.
+    #[test]
+    fn sustained_guessing_meets_the_daily_allowance_and_known_browsers_do_not() {
+        let throttle = AuthThrottle::new(Settings {
+            limits: Limits {
+                per_ip: NonZeroU32::new(1000).unwrap(),
+                per_account: NonZeroU32::new(10).unwrap(),
+                window: Duration::from_secs(1),
+                per_account_daily: NonZeroU32::new(3).unwrap(),
+            },
+            trusted_proxies: TrustedProxies::default(),
+        });
+        for _ in 0..3 {
+            assert!(throttle.check_account_from("a@example.com", None).is_ok());
+        }
+        assert!(
+            throttle.check_account_from("a@example.com", None).is_err(),
+            "the day's allowance is spent"
+        );
+        for _ in 0..10 {
+            assert!(
+                throttle
+                    .check_account_from("a@example.com", Some("1:owner-device"))
+                    .is_ok()
+            );
+        }
+        assert!(throttle.check_account_from("b@example.com", None).is_ok());
     }
 }

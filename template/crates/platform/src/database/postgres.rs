@@ -232,6 +232,7 @@ impl Engine for Postgres {
         user_id: i64,
         now: OffsetDateTime,
         forget_before: OffsetDateTime,
+        keep: i64,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(super::REMEMBER_DEVICE)
             .bind(digest)
@@ -242,6 +243,7 @@ impl Engine for Postgres {
         sqlx::query(super::FORGET_OLD_DEVICES)
             .bind(user_id)
             .bind(forget_before)
+            .bind(keep)
             .execute(pool)
             .await
             .map(drop)

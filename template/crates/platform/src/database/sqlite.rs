@@ -216,6 +216,7 @@ impl Engine for Sqlite {
         user_id: i64,
         now: OffsetDateTime,
         forget_before: OffsetDateTime,
+        keep: i64,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(super::REMEMBER_DEVICE)
             .bind(digest)
@@ -226,6 +227,7 @@ impl Engine for Sqlite {
         sqlx::query(super::FORGET_OLD_DEVICES)
             .bind(user_id)
             .bind(forget_before)
+            .bind(keep)
             .execute(pool)
             .await
             .map(drop)
