@@ -6,6 +6,8 @@
 //! handlers here decide what an account is (`users`: the provider's issuer
 //! and subject) and what the API shows of it.
 
+use std::sync::Arc;
+
 use axum::{
     Router,
     extract::State,
@@ -17,6 +19,7 @@ use platform::{
     ApiError,
     extract::{CurrentUser, Json},
     oidc::{Provider, login},
+    rate_limit::{AuthThrottle, ClientIp},
     session,
     session_store::Sessions,
 };
@@ -69,12 +72,18 @@ struct StartRequest {
     return_to: Option<String>,
 }
 
-/// `{"authorization_url"}`: the frontend sends the browser there.
+/// `{"authorization_url"}`: the frontend sends the browser there. Each
+/// start stores a session for the browser and, once answered, costs a call
+/// to the provider, so starts draw on the client address's allowance
+/// (`AUTH_ATTEMPTS_PER_IP`), as password logins do.
 async fn start(
     State(provider): State<Provider>,
+    State(throttle): State<Arc<AuthThrottle>>,
+    client: ClientIp,
     session: Session,
     Json(input): Json<StartRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    throttle.check_address(client)?;
     let url = login::start(&provider, &session, input.return_to.as_deref()).await?;
     Ok(axum::Json(json!({ "authorization_url": url.as_str() })))
 }
@@ -98,7 +107,7 @@ async fn callback(
     )
     .await?;
     session::sign_in(&session, &user).await?;
-    login::signed_in(&session, sessions.lifetime(), identity).await?;
+    login::signed_in(&provider, &session, sessions.lifetime(), identity).await?;
     // The provider may have changed the email or name: the account's other
     // sessions show the new ones.
     sessions.refresh(&user).await?;

@@ -99,6 +99,9 @@ async fn sign_in_read_the_session_log_out_and_sign_in_again() {
     assert_eq!(body["user"]["email"], "ada@example.com");
     assert_eq!(body["user"]["name"], "Name of ada@example.com");
     assert!(body["user"]["id"].is_i64(), "{body}");
+    // Like a conforming provider, the test provider returns the email and
+    // name from UserInfo only, not in the ID token.
+    assert_eq!(provider.user_info_requests(), 1);
     // No token ever reaches the browser.
     let text = body.to_string();
     assert!(!text.contains("token") && !text.contains("eyJ"), "{text}");
@@ -125,8 +128,11 @@ async fn sign_in_read_the_session_log_out_and_sign_in_again() {
     let end_session = query(end_session_url);
     assert_eq!(end_session["client_id"], CLIENT_ID);
     assert_eq!(end_session["post_logout_redirect_uri"], AFTER_LOGOUT);
-    let hint = &end_session["id_token_hint"];
-    assert_eq!(hint.split('.').count(), 3, "an ID token: {hint}");
+    // The browser never holds the ID token, not even on its way out.
+    assert!(
+        !end_session.contains_key("id_token_hint"),
+        "{end_session_url}"
+    );
     assert_signed_out(&app).await;
     assert_eq!(
         app.session_with_cookie(&session_cookie).await.status(),
@@ -147,6 +153,36 @@ async fn sign_in_read_the_session_log_out_and_sign_in_again() {
     assert_eq!(again["user"]["id"], body["user"]["id"]);
     assert_eq!(again["return_to"], "/");
     assert_eq!(signed_in_user(&app).await["id"], body["user"]["id"]);
+}
+
+#[tokio::test]
+async fn a_provider_that_requires_the_logout_hint_gets_it_when_configured() {
+    let provider = TestProvider::start().await;
+    let app = app_on(&provider, &[("OIDC_LOGOUT_ID_TOKEN_HINT", "true")]).await;
+    app.sign_in_new_user().await;
+    let logout: Value = app.logout().await.json().await.unwrap();
+    let end_session = query(logout["end_session_url"].as_str().expect("end_session_url"));
+    let hint = &end_session["id_token_hint"];
+    assert_eq!(hint.split('.').count(), 3, "an ID token: {hint}");
+    assert_eq!(end_session["client_id"], CLIENT_ID);
+}
+
+/// Providers that put the claims in the ID token too (many do) are not
+/// asked again.
+#[tokio::test]
+async fn claims_in_the_id_token_need_no_user_info_request() {
+    let provider = TestProvider::start().await;
+    provider.claims_in_id_token(true);
+    let app = app_on(&provider, &[]).await;
+    let body: Value = app
+        .sign_in_as("ada@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert_eq!(body["user"]["name"], "Name of ada@example.com");
+    assert_eq!(provider.user_info_requests(), 0);
 }
 
 #[tokio::test]

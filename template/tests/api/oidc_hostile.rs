@@ -20,6 +20,10 @@ use crate::helpers::{
     spawn_app_with,
 };
 
+/// The origin requests come from: the frontend's (cross-origin) or this
+/// backend's own.
+const FRONTEND_ORIGIN: &str = "{% if cross_origin %}http://localhost:5173{% else %}http://localhost:8080{% endif %}";
+
 /// The app, on a provider of this test's own.
 async fn app_on(issuer: &str, overrides: &[(&str, &str)]) -> TestApp {
     let mut env = vec![("OIDC_ISSUER_URL", issuer)];
@@ -417,4 +421,144 @@ async fn keys_answering_garbage_after_a_rotation_sign_no_one_in() {
     );
     error_code(answer, status).await;
     assert_signed_out(&browser).await;
+}
+
+/// UserInfo must be about the user the ID token names (OpenID Connect Core
+/// 5.3.2); an answer about anyone else signs in nobody.
+#[tokio::test]
+async fn user_info_about_another_subject_signs_no_one_in() {
+    let provider = TestProvider::start().await;
+    let app = app_on(provider.issuer(), &[]).await;
+    provider.user_info_subject(Some("subject-of-mallory@example.com"));
+    let (browser, login, params) = approved_login(&app, "ada@example.com").await;
+    let answer = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
+    assert_eq!(
+        error_code(answer, StatusCode::UNAUTHORIZED).await,
+        "invalid_token"
+    );
+    assert_signed_out(&browser).await;
+
+    provider.user_info_subject(None);
+    provider.misbehave(Endpoint::UserInfo, Some(Misbehaviour::ServerError));
+    let (browser, login, params) = approved_login(&app, "ada@example.com").await;
+    let answer = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
+    assert_eq!(
+        error_code(answer, StatusCode::SERVICE_UNAVAILABLE).await,
+        "provider_unavailable"
+    );
+    assert_signed_out(&browser).await;
+}
+
+/// The provider failing after the answer came back (a 503, which leaves
+/// the session unsaved) must not leave the sign-in for another try: the
+/// pending sign-in is used once.
+#[tokio::test]
+async fn a_pending_sign_in_is_used_once_even_when_the_provider_fails() {
+    let provider = TestProvider::start().await;
+    let app = app_on(provider.issuer(), &[]).await;
+    let (browser, login, params) = approved_login(&app, "ada@example.com").await;
+    provider.misbehave(Endpoint::Token, Some(Misbehaviour::ServerError));
+    let answer = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
+    assert_eq!(
+        error_code(answer, StatusCode::SERVICE_UNAVAILABLE).await,
+        "provider_unavailable"
+    );
+    provider.misbehave(Endpoint::Token, None);
+    let again = browser
+        .oidc_callback(&params, login.cookie.as_deref())
+        .await;
+    assert_eq!(
+        error_code(again, StatusCode::BAD_REQUEST).await,
+        "invalid_state"
+    );
+    assert_signed_out(&browser).await;
+}
+
+/// Endpoints from discovery reach the browser (`authorization_endpoint`)
+/// or carry the code and the client's secret: each must be https, or http
+/// on this machine.
+#[tokio::test]
+async fn endpoints_that_are_not_https_are_refused_at_discovery() {
+    for endpoint in [
+        "javascript:alert(document.cookie)",
+        "http://login.example.com/authorize",
+    ] {
+        let provider = TestProvider::start().await;
+        provider.authorization_endpoint(Some(endpoint));
+        let app = app_on(provider.issuer(), &[]).await;
+        assert_waiting_for_the_provider(&app).await;
+        provider.authorization_endpoint(None);
+        assert!(
+            wait_until_ready(&app, Duration::from_secs(45)).await,
+            "{endpoint}: not ready 45 s after discovery was fixed"
+        );
+    }
+}
+
+/// Each start stores a session and leads to a call to the provider: one
+/// client address gets `AUTH_ATTEMPTS_PER_IP` of them per window.
+#[tokio::test]
+async fn sign_in_starts_are_throttled_per_client_address() {
+    let provider = TestProvider::start().await;
+    let app = app_on(
+        provider.issuer(),
+        &[
+            ("AUTH_ATTEMPTS_PER_IP", "3"),
+            ("AUTH_ATTEMPTS_WINDOW_SECS", "60"),
+        ],
+    )
+    .await;
+    for _ in 0..3 {
+        app.another_browser().begin_login(None).await;
+    }
+    let refused = app.another_browser().oidc_start(&json!({})).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        error_code(refused, StatusCode::TOO_MANY_REQUESTS).await,
+        "too_many_attempts"
+    );
+    assert_eq!(provider.token_requests(), 0);
+}
+
+/// The provider goes down after the app found it: a sign-in answers 503
+/// (with CORS headers, so the frontend can read it), and works again once
+/// the provider is back, without a restart.
+#[tokio::test]
+async fn a_provider_that_goes_down_after_start_up_is_a_503_until_it_is_back() {
+    let provider = TestProvider::start_on(free_address().await).await;
+    let app = app_on(provider.issuer(), &[]).await;
+    app.another_browser().sign_in_as("ada@example.com").await;
+
+    let (browser, login, params) = approved_login(&app, "ada@example.com").await;
+    provider.stop().await;
+    let mut callback = browser
+        .client
+        .post(browser.url("/api/auth/oidc/callback"))
+        .header("origin", FRONTEND_ORIGIN)
+        .json(&params);
+    if let Some(cookie) = &login.cookie {
+        callback = callback.header("cookie", cookie);
+    }
+    let answer = callback.send().await.unwrap();
+{%- if cross_origin %}
+    assert_eq!(
+        answer.headers()["access-control-allow-origin"],
+        FRONTEND_ORIGIN
+    );
+    assert_eq!(answer.headers()["access-control-allow-credentials"], "true");
+{%- endif %}
+    assert_eq!(
+        error_code(answer, StatusCode::SERVICE_UNAVAILABLE).await,
+        "provider_unavailable"
+    );
+    assert_signed_out(&browser).await;
+
+    let _back = TestProvider::start_on(provider.address()).await;
+    app.another_browser().sign_in_as("ada@example.com").await;
 }

@@ -5,7 +5,12 @@
 //! `nonce`), the provider sends the browser back to a frontend page, that
 //! page relays the answer to the API, and the backend exchanges the code
 //! and validates the ID token itself (keeping what it needs in the session:
-//! [`login`]). The protocol is the `openidconnect` crate's; this module
+//! [`login`]). A conforming provider returns the `email` and `profile`
+//! claims from its UserInfo endpoint rather than in the ID token (OpenID
+//! Connect Core 5.4); when the ID token lacks them they are fetched from
+//! there, for the subject the ID token names. Logging out at the provider
+//! names this client (`client_id`), not the user's ID token, unless
+//! `OIDC_LOGOUT_ID_TOKEN_HINT` says the provider requires it. The protocol is the `openidconnect` crate's; this module
 //! owns the provider's discovery document and keys, which can change or be
 //! unreachable while the server runs (the `OIDC_*` settings are in
 //! `oidc/settings.rs`, the HTTP client that talks to the provider in
@@ -19,6 +24,10 @@
 //!   rotated its keys) triggers one fetch of the provider's key set, at most
 //!   one per [`KEY_REFRESH_INTERVAL`], so forged key ids cannot make this
 //!   server hammer the provider;
+//! - every endpoint the discovery document names must be https (plain http
+//!   only on this machine): an `authorization_endpoint` of `javascript:`
+//!   or `http://` elsewhere would reach the browser, or carry the code and
+//!   the client's secret in clear;
 //! - the HTTP client follows no redirects (a redirect is an error, never a
 //!   hop to another host with the code or client secret), has connect and
 //!   total timeouts, and refuses answers over [`MAX_RESPONSE_BYTES`]. Any
@@ -37,9 +46,12 @@ use std::{
 
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, JsonWebKeySet, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    ProviderMetadataWithLogout, RequestTokenError, TokenResponse,
-    core::{CoreClient, CoreIdToken, CoreJwsSigningAlgorithm, CoreResponseType},
+    EndpointSet, JsonWebKeySet, LocalizedClaim, LogoutRequest, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout, RequestTokenError,
+    SubjectIdentifier, TokenResponse, UserInfoError,
+    core::{
+        CoreClient, CoreIdToken, CoreJwsSigningAlgorithm, CoreResponseType, CoreUserInfoClaims,
+    },
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -129,7 +141,8 @@ pub struct Identity {
     pub subject: String,
     pub email: Option<String>,
     pub name: Option<String>,
-    /// The ID token itself, kept server-side as the hint of a later logout.
+    /// The ID token itself, kept server-side as the hint of a later logout
+    /// when the provider requires one (`OIDC_LOGOUT_ID_TOKEN_HINT`).
     pub id_token: String,
 }
 
@@ -231,6 +244,7 @@ impl Provider {
                 "the discovery document has no token_endpoint".to_owned(),
             ));
         }
+        check_endpoints(&metadata).map_err(OidcError::Unavailable)?;
         let discovered = self.client_for(metadata);
         tracing::info!(
             issuer = self.issuer(),
@@ -319,23 +333,76 @@ impl Provider {
             .clone();
         let nonce = Nonce::new(pending.nonce.clone());
 
-        match self.verify(&discovered, &id_token, &nonce) {
+        let (discovered, identity) = match self.verify(&discovered, &id_token, &nonce) {
             Err(VerifyError::UnknownKey) => {
                 // The provider may have rotated its keys: fetch them (at most
                 // once per interval) and try once more.
                 let discovered = self.refresh_keys(&discovered).await?;
                 match self.verify(&discovered, &id_token, &nonce) {
-                    Err(VerifyError::UnknownKey) => Err(OidcError::InvalidToken(
-                        "the ID token is signed with a key the provider does not publish"
-                            .to_owned(),
-                    )),
-                    Err(VerifyError::Invalid(reason)) => Err(OidcError::InvalidToken(reason)),
-                    Ok(identity) => Ok(identity),
+                    Err(VerifyError::UnknownKey) => {
+                        return Err(OidcError::InvalidToken(
+                            "the ID token is signed with a key the provider does not publish"
+                                .to_owned(),
+                        ));
+                    }
+                    Err(VerifyError::Invalid(reason)) => {
+                        return Err(OidcError::InvalidToken(reason));
+                    }
+                    Ok(identity) => (discovered, identity),
                 }
             }
-            Err(VerifyError::Invalid(reason)) => Err(OidcError::InvalidToken(reason)),
-            Ok(identity) => Ok(identity),
+            Err(VerifyError::Invalid(reason)) => return Err(OidcError::InvalidToken(reason)),
+            Ok(identity) => (discovered, identity),
+        };
+        self.with_user_info(&discovered, identity, tokens.access_token())
+            .await
+    }
+
+    /// Completes `identity` from the UserInfo endpoint when the ID token
+    /// lacks the email or the name and the scopes asked for them: a
+    /// conforming provider returns the claims of the `email` and `profile`
+    /// scopes there, not in the ID token (OpenID Connect Core 5.4). The
+    /// answer must be about the ID token's subject (5.3.2), or the sign-in
+    /// is refused.
+    async fn with_user_info(
+        &self,
+        discovered: &Discovered,
+        mut identity: Identity,
+        access_token: &openidconnect::AccessToken,
+    ) -> Result<Identity, OidcError> {
+        let asked = |scope: &str| self.0.settings.scopes.iter().any(|s| s.as_str() == scope);
+        let missing = (identity.email.is_none() && asked("email"))
+            || (identity.name.is_none() && asked("profile"));
+        if !missing {
+            return Ok(identity);
         }
+        let subject = SubjectIdentifier::new(identity.subject.clone());
+        let Ok(request) = discovered
+            .client
+            .user_info(access_token.clone(), Some(subject))
+        else {
+            // No UserInfo endpoint: the ID token is all there is.
+            return Ok(identity);
+        };
+        let claims: CoreUserInfoClaims =
+            request
+                .request_async(&self.0.http)
+                .await
+                .map_err(|err| match err {
+                    UserInfoError::ClaimsVerification(reason) => {
+                        OidcError::InvalidToken(format!("UserInfo: {reason}"))
+                    }
+                    other => {
+                        OidcError::Unavailable(format!("UserInfo endpoint: {}", describe(&other)))
+                    }
+                })?;
+        if identity.email.is_none() {
+            identity.email = claims.email().map(|email| email.as_str().to_owned());
+        }
+        if identity.name.is_none() {
+            identity.name = display_name(claims.name(), claims.preferred_username());
+        }
+        Ok(identity)
     }
 
     fn verify(
@@ -358,11 +425,7 @@ impl Provider {
             }
             other => VerifyError::Invalid(format!("ID token: {other}")),
         })?;
-        let name = claims
-            .name()
-            .and_then(|localized| localized.get(None))
-            .map(|name| name.as_str().to_owned())
-            .or_else(|| claims.preferred_username().map(|u| u.as_str().to_owned()));
+        let name = display_name(claims.name(), claims.preferred_username());
         Ok(Identity {
             issuer: claims.issuer().as_str().to_owned(),
             subject: claims.subject().as_str().to_owned(),
@@ -402,8 +465,11 @@ impl Provider {
     }
 
     /// Where the browser goes to end its session at the provider too, when
-    /// the provider supports RP-initiated logout; `id_token` is the one the
-    /// signed-in session kept.
+    /// the provider supports RP-initiated logout. It names this client;
+    /// `id_token` is the hint some providers require, which the signed-in
+    /// session keeps only when `OIDC_LOGOUT_ID_TOKEN_HINT` asks for it (the
+    /// URL passes through the browser, its history and the provider's logs,
+    /// and the token holds the user's email and name).
     pub fn end_session_url(&self, id_token: Option<&str>) -> Option<Url> {
         let discovered = self.current()?;
         let endpoint = discovered
@@ -427,6 +493,53 @@ enum VerifyError {
     /// No key in the set matches the token's key id (and algorithm).
     UnknownKey,
     Invalid(String),
+}
+
+/// The name to show: the `name` claim, else `preferred_username`.
+fn display_name(
+    name: Option<&LocalizedClaim<openidconnect::EndUserName>>,
+    username: Option<&openidconnect::EndUserUsername>,
+) -> Option<String> {
+    name.and_then(|localized| localized.get(None))
+        .map(|name| name.as_str().to_owned())
+        .or_else(|| username.map(|u| u.as_str().to_owned()))
+}
+
+/// Every endpoint the discovery document names is https, or plain http on
+/// this machine (a development provider); otherwise says which is not.
+fn check_endpoints(metadata: &ProviderMetadataWithLogout) -> Result<(), String> {
+    let additional = metadata.additional_metadata();
+    let endpoints = [
+        (
+            "authorization_endpoint",
+            Some(metadata.authorization_endpoint().url()),
+        ),
+        ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
+        ("jwks_uri", Some(metadata.jwks_uri().url())),
+        (
+            "userinfo_endpoint",
+            metadata.userinfo_endpoint().map(|u| u.url()),
+        ),
+        (
+            "end_session_endpoint",
+            additional.end_session_endpoint.as_ref().map(|u| u.url()),
+        ),
+    ];
+    for (name, url) in endpoints {
+        let Some(url) = url else { continue };
+        let safe = match url.scheme() {
+            "https" => true,
+            "http" => settings::is_loopback(url),
+            _ => false,
+        };
+        if !safe {
+            return Err(format!(
+                "the discovery document's {name} ({url}) is not an https URL \
+                 (plain http is allowed only on this machine)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An error and its causes on one line, for the logs.

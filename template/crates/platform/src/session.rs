@@ -113,12 +113,14 @@ pub fn layer<S: SessionStore + Clone>(
 
 /// Signs `user` in. The session starts clean under a new id: an id an
 /// attacker planted before login (session fixation) is worthless
-/// afterwards.
+/// afterwards, and nothing the browser's session held before (a previous
+/// user's keys, a sign-in started elsewhere) carries over.
 pub async fn sign_in<U: Account>(
     session: &Session,
     user: &U,
 ) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
+    session.clear().await;
     let signed_in = SignedIn {
         id: user.id(),
         account: serde_json::to_value(user)?,
@@ -329,6 +331,20 @@ mod tests {
 
     fn new_session() -> Session {
         Session::new(None, Arc::new(MemoryStore::default()), None)
+    }
+
+    #[tokio::test]
+    async fn signing_in_starts_from_an_empty_session() {
+        let session = new_session();
+        session
+            .insert("oidc_pending", "started elsewhere")
+            .await
+            .unwrap();
+        session.insert("cart", vec![1, 2, 3]).await.unwrap();
+        sign_in(&session, &ada()).await.unwrap();
+        assert_eq!(session.get::<String>("oidc_pending").await.unwrap(), None);
+        assert_eq!(session.get::<Vec<i32>>("cart").await.unwrap(), None);
+        assert_eq!(signed_in_id(&session).await.unwrap(), Some(7));
     }
 
     async fn session_signed_in(seconds_ago: i64) -> Session {

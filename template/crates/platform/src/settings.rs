@@ -69,6 +69,18 @@ impl<'a> Env<'a> {
             .parse_with(|v| parse_in_range(v, *range.start(), *range.end()), &fix)
     }
 
+    /// `true` or `false` (also `1`/`0`, `yes`/`no`, any case).
+    pub fn flag(&self, name: &'static str, default: &str) -> Result<bool, ConfigError> {
+        self.var(name, default).parse_with(
+            |v| match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err("not true or false".to_owned()),
+            },
+            &format!("use true or false, e.g. {default}"),
+        )
+    }
+
     /// A whole number of milliseconds within `range`.
     pub fn millis(
         &self,

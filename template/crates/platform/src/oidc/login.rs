@@ -23,7 +23,8 @@ use crate::{error::ApiError, session};
 
 /// Session key of the sign-in started in this browser.
 const PENDING_KEY: &str = "oidc_pending";
-/// Session key of the signed-in user's ID token, the hint of the logout.
+/// Session key of the signed-in user's ID token, the hint of the logout,
+/// kept only with `OIDC_LOGOUT_ID_TOKEN_HINT=true`.
 const ID_TOKEN_KEY: &str = "oidc_id_token";
 /// Longest `return_to` accepted.
 pub const MAX_RETURN_TO: usize = 2048;
@@ -83,8 +84,16 @@ pub async fn finish(
     session: &Session,
     input: Callback,
 ) -> Result<Verified, ApiError> {
-    // The pending sign-in is used once, whatever happens next.
+    // The pending sign-in is used once, whatever happens next: its removal
+    // is saved now, since a session is not saved when the answer is a 5xx
+    // (the provider down), which would leave it for another try.
     let pending = session.remove::<PendingLogin>(PENDING_KEY).await;
+    if matches!(
+        pending,
+        Ok(Some(_)) | Err(tower_sessions::session::Error::SerdeJson(_))
+    ) {
+        session.save().await?;
+    }
     let pending = match pending {
         Ok(pending) => pending,
         // Written by another version of `PendingLogin`: start again.
@@ -151,14 +160,18 @@ pub async fn finish(
 
 /// After the application has signed the user in (`session::sign_in`): the
 /// session is back to the usual idle timeout (see [`start`]), and keeps
-/// the ID token as the hint of a later logout.
+/// the ID token as the hint of a later logout if the provider requires one
+/// (`OIDC_LOGOUT_ID_TOKEN_HINT`).
 pub async fn signed_in(
+    provider: &Provider,
     session: &Session,
     lifetime: session::Lifetime,
     identity: Identity,
 ) -> Result<(), ApiError> {
     session.set_expiry(Some(Expiry::OnInactivity(seconds(lifetime.inactivity))));
-    session.insert(ID_TOKEN_KEY, identity.id_token).await?;
+    if provider.settings().logout_id_token_hint {
+        session.insert(ID_TOKEN_KEY, identity.id_token).await?;
+    }
     Ok(())
 }
 

@@ -7,8 +7,11 @@
 //! approves at once (the test's stand-in for the provider's login page: the
 //! user is named by `login_hint`, and `sub` when a test picks the subject),
 //! a token endpoint that checks the code (once only), the PKCE verifier
-//! (S256), the redirect URL and the client's credentials, and an
-//! end-session endpoint. ID tokens are signed by the `openidconnect` crate's
+//! (S256), the redirect URL and the client's credentials, a UserInfo
+//! endpoint, and an end-session endpoint. Like a conforming provider (and
+//! `oidc-provider` at its defaults), it puts the `email` and `profile`
+//! claims in the UserInfo answer only, not in the ID token, unless a test
+//! asks for them there too ([`TestProvider::claims_in_id_token`]). ID tokens are signed by the `openidconnect` crate's
 //! own provider-side types; the forgeries it will not make are made by hand.
 
 use std::{
@@ -69,6 +72,7 @@ pub enum Endpoint {
     Discovery,
     Jwks,
     Token,
+    UserInfo,
 }
 
 /// How an endpoint misbehaves.
@@ -88,6 +92,7 @@ pub enum Misbehaviour {
 
 /// What the provider remembers between the authorization and the token
 /// request.
+#[derive(Clone)]
 struct Grant {
     redirect_uri: String,
     code_challenge: String,
@@ -103,6 +108,14 @@ struct Knobs {
     forgery: Forgery,
     deny: bool,
     end_session: bool,
+    /// Email and name in the ID token too, as many providers do.
+    claims_in_id_token: bool,
+    /// UserInfo answers about this subject instead of the token's.
+    user_info_subject: Option<String>,
+    /// Discovery names this as the authorization endpoint.
+    authorization_endpoint: Option<String>,
+    /// The grant of each access token given out, for UserInfo.
+    access_tokens: HashMap<String, Grant>,
     misbehaving: HashMap<Endpoint, Misbehaviour>,
     codes: HashMap<String, Grant>,
     used_codes: HashSet<String>,
@@ -120,12 +133,22 @@ struct Shared {
     discovery_fetches: AtomicUsize,
     jwks_fetches: AtomicUsize,
     token_requests: AtomicUsize,
+    user_info_requests: AtomicUsize,
 }
 
-/// A running test provider. It serves until the test's runtime ends.
+/// A running test provider. It serves until [`TestProvider::stop`] or the
+/// end of the test's runtime.
 #[derive(Clone)]
 pub struct TestProvider {
     shared: Arc<Shared>,
+    /// The server's stop signal and task, until stopped.
+    server: Arc<Mutex<Option<Server>>>,
+}
+
+/// A running server: what stops it, and its task.
+struct Server {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl TestProvider {
@@ -154,7 +177,8 @@ impl TestProvider {
 
     fn serve(listener: TcpListener, client_secret: Option<&str>) -> TestProvider {
         let address = listener.local_addr().expect("provider address");
-        let provider = TestProvider {
+        let mut provider = TestProvider {
+            server: Arc::new(Mutex::new(None)),
             shared: Arc::new(Shared {
                 issuer: format!("http://{address}"),
                 client_secret: client_secret.map(str::to_owned),
@@ -164,6 +188,10 @@ impl TestProvider {
                     forgery: Forgery::None,
                     deny: false,
                     end_session: true,
+                    claims_in_id_token: false,
+                    user_info_subject: None,
+                    authorization_endpoint: None,
+                    access_tokens: HashMap::new(),
                     misbehaving: HashMap::new(),
                     codes: HashMap::new(),
                     used_codes: HashSet::new(),
@@ -173,6 +201,7 @@ impl TestProvider {
                 discovery_fetches: AtomicUsize::new(0),
                 jwks_fetches: AtomicUsize::new(0),
                 token_requests: AtomicUsize::new(0),
+                user_info_requests: AtomicUsize::new(0),
             }),
         };
         let router = Router::new()
@@ -180,12 +209,38 @@ impl TestProvider {
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            .route("/userinfo", get(user_info))
             .route("/logout", get(end_session))
             .with_state(Arc::clone(&provider.shared));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stopped.notified().await })
+                .await;
         });
+        provider.server = Arc::new(Mutex::new(Some(Server { stop, task })));
         provider
+    }
+
+    /// Goes down: stops listening and closes its connections, as a
+    /// provider does in an outage. `start_on` the same address brings one
+    /// back (with its own codes and sessions, and the same keys).
+    pub async fn stop(&self) {
+        let server = self.server.lock().expect("provider server").take();
+        if let Some(server) = server {
+            server.stop.notify_one();
+            let _ = server.task.await;
+        }
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.shared
+            .issuer
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address")
     }
 
     /// The issuer URL, `http://127.0.0.1:<port>`.
@@ -212,6 +267,24 @@ impl TestProvider {
     /// logout). Set before the app starts: it reads discovery then.
     pub fn offer_end_session(&self, offer: bool) {
         self.knobs().end_session = offer;
+    }
+
+    /// Whether ID tokens carry the email and name too (default: no, as a
+    /// conforming provider, which returns them from UserInfo only).
+    pub fn claims_in_id_token(&self, include: bool) {
+        self.knobs().claims_in_id_token = include;
+    }
+
+    /// UserInfo answers about `subject` instead of the ID token's (a
+    /// provider mixing up users, or an attacker's substitution).
+    pub fn user_info_subject(&self, subject: Option<&str>) {
+        self.knobs().user_info_subject = subject.map(str::to_owned);
+    }
+
+    /// Discovery names `url` as the authorization endpoint (`None`: its
+    /// own). Set before the app starts: it reads discovery then.
+    pub fn authorization_endpoint(&self, url: Option<&str>) {
+        self.knobs().authorization_endpoint = url.map(str::to_owned);
     }
 
     /// `endpoint` answers the way `how` says from now on (`None`: properly).
@@ -241,6 +314,10 @@ impl TestProvider {
 
     pub fn token_requests(&self) -> usize {
         self.shared.token_requests.load(Ordering::SeqCst)
+    }
+
+    pub fn user_info_requests(&self) -> usize {
+        self.shared.user_info_requests.load(Ordering::SeqCst)
     }
 
     /// Why the token endpoint refused requests, oldest first.
@@ -317,11 +394,17 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         return response;
     }
     let issuer = &shared.issuer;
+    let knobs = shared.knobs.lock().expect("provider knobs");
+    let authorization_endpoint = knobs
+        .authorization_endpoint
+        .clone()
+        .unwrap_or_else(|| format!("{issuer}/authorize"));
     let mut document = json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/authorize"),
+        "authorization_endpoint": authorization_endpoint,
         "token_endpoint": format!("{issuer}/token"),
         "jwks_uri": format!("{issuer}/jwks"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -331,7 +414,7 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         "grant_types_supported": ["authorization_code"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "email", "name"],
     });
-    if shared.knobs.lock().expect("provider knobs").end_session {
+    if knobs.end_session {
         document["end_session_endpoint"] = json!(format!("{issuer}/logout"));
     }
     Json(document).into_response()
@@ -524,6 +607,9 @@ async fn token(
     }
     let access_token = AccessToken::new(CsrfToken::new_random_len(24).secret().clone());
     let id_token = mint(&shared.issuer, knobs, &grant, &access_token);
+    knobs
+        .access_tokens
+        .insert(access_token.secret().clone(), grant);
     (
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
@@ -565,17 +651,18 @@ fn mint(issuer: &str, knobs: &Knobs, grant: &Grant, access_token: &AccessToken) 
     } else {
         grant.nonce.as_str()
     };
-    let name: LocalizedClaim<EndUserName> =
-        LocalizedClaim::from(EndUserName::new(format!("Name of {}", grant.email)));
+    let subject = StandardClaims::new(SubjectIdentifier::new(grant.subject.clone()));
+    let standard = if knobs.claims_in_id_token {
+        with_profile(subject, grant)
+    } else {
+        subject
+    };
     let claims = CoreIdTokenClaims::new(
         IssuerUrl::new(issuer.to_owned()).expect("issuer URL"),
         vec![Audience::new(audience.to_owned())],
         expires,
         issued,
-        StandardClaims::new(SubjectIdentifier::new(grant.subject.clone()))
-            .set_email(Some(EndUserEmail::new(grant.email.clone())))
-            .set_email_verified(Some(true))
-            .set_name(Some(name)),
+        standard,
         EmptyAdditionalClaims {},
     )
     .set_nonce(Some(Nonce::new(nonce.to_owned())));
@@ -613,6 +700,47 @@ fn mint(issuer: &str, knobs: &Knobs, grant: &Grant, access_token: &AccessToken) 
         .expect("base64url signature");
     signature[10] ^= 0x01;
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The `email` and `profile` claims of `grant`'s user.
+fn with_profile(
+    claims: StandardClaims<openidconnect::core::CoreGenderClaim>,
+    grant: &Grant,
+) -> StandardClaims<openidconnect::core::CoreGenderClaim> {
+    let name: LocalizedClaim<EndUserName> =
+        LocalizedClaim::from(EndUserName::new(format!("Name of {}", grant.email)));
+    claims
+        .set_email(Some(EndUserEmail::new(grant.email.clone())))
+        .set_email_verified(Some(true))
+        .set_name(Some(name))
+}
+
+/// UserInfo: the claims of the access token's user (OpenID Connect Core
+/// 5.3), as JSON.
+async fn user_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    shared.user_info_requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = misbehaviour(&shared, Endpoint::UserInfo).await {
+        return response;
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let knobs = shared.knobs.lock().expect("provider knobs");
+    let Some(grant) = knobs.access_tokens.get(token) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        )
+            .into_response();
+    };
+    let subject = knobs
+        .user_info_subject
+        .clone()
+        .unwrap_or_else(|| grant.subject.clone());
+    let claims = with_profile(StandardClaims::new(SubjectIdentifier::new(subject)), grant);
+    Json(claims).into_response()
 }
 
 /// RP-initiated logout: records what the client sent and says goodbye.
