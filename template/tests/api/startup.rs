@@ -65,6 +65,41 @@ fn plain_http_on_a_public_host_starts_with_a_warning() {
     );
 }
 
+/// `.env` is read from the working folder only: one in a folder above
+/// (another project's, a home folder's) is not this server's configuration.
+#[test]
+fn a_dotenv_in_a_parent_folder_is_not_read() {
+    let database = test_database();
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::write(parent.path().join(".env"), "MAX_CONNECTIONS=0\n").unwrap();
+    let working = parent.path().join("working");
+    std::fs::create_dir(&working).unwrap();
+    // The project's own settings, passed in the environment instead.
+    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut server = command(&database);
+    let set: Vec<String> = server
+        .get_envs()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .collect();
+    for (name, value) in dotenvy::from_path_iter(project.join(".env"))
+        .unwrap()
+        .map(Result::unwrap)
+    {
+        if !set.contains(&name) {
+            server.env(name, value);
+        }
+    }
+{%- unless cross_origin %}
+    server.env("STATIC_DIR", project.join("frontend"));
+{%- endunless %}
+    server.current_dir(&working);
+    let logged = Process::spawn(&mut server).lines_until("listening");
+    assert!(
+        logged.last().is_some_and(|l| l.contains("listening")),
+        "{logged:#?}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_shuts_down_gracefully() {
