@@ -53,6 +53,9 @@ fn the_platform_crate_passes_its_tests_with_every_feature() {
         "test user_copies::a_change_reaches_every_session_of_the_account_at_once ... ok",
         "test user_copies::a_late_save_of_the_old_copy_is_overwritten_after_the_request_timeout ... ok",
         "test hash_flood::abandoned_signups_never_run_more_hashes_than_there_are_slots ... ok",
+        "test slow_clients::a_client_that_stops_reading_is_cut_off_after_the_write_stall_timeout ... ok",
+        "test redis_index::the_index_expires_with_the_users_longest_lived_session ... ok",
+        "test telemetry::tests::a_stalled_log_drops_and_counts_lines_instead_of_blocking ... ok",
     ] {
         assert!(
             tests.contains(live_check),
