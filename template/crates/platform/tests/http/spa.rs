@@ -6,7 +6,7 @@ use tempfile::TempDir;
 
 use crate::harness::{TestApp, error_code, spawn_app_with};
 
-const INDEX: &str = "<!doctype html><title>app</title><script src=\"/app.js\"></script>";
+const INDEX: &str = "<!doctype html><title>app</title><script type=\"module\" src=\"/assets/app-1a2b3c4d.js\"></script>";
 const SCRIPT: &str = "fetch('/api/auth/session', { credentials: 'include' });";
 
 /// A same-origin server with a built frontend of two files in `dist/`, a
@@ -17,7 +17,9 @@ async fn spawn_app() -> (TestApp, TempDir) {
     let dist = dir.path().join("dist");
     std::fs::create_dir(&dist).unwrap();
     std::fs::write(dist.join("index.html"), INDEX).unwrap();
-    std::fs::write(dist.join("app.js"), SCRIPT).unwrap();
+    std::fs::create_dir(dist.join("assets")).unwrap();
+    std::fs::write(dist.join("assets").join("app-1a2b3c4d.js"), SCRIPT).unwrap();
+    std::fs::write(dist.join("favicon.ico"), "icon").unwrap();
     std::fs::write(dir.path().join("Cargo.toml"), "[package]\n").unwrap();
     let static_dir = dist.to_str().unwrap().to_owned();
     let app = spawn_app_with(&[("FRONTEND_ORIGINS", ""), ("STATIC_DIR", &static_dir)]).await;
@@ -40,7 +42,12 @@ async fn serves_the_frontend_and_index_html_for_client_routes() {
         );
         assert_eq!(response.text().await.unwrap(), index, "{path}");
     }
-    let script = app.client.get(app.url("/app.js")).send().await.unwrap();
+    let script = app
+        .client
+        .get(app.url("/assets/app-1a2b3c4d.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(script.status(), StatusCode::OK);
     assert!(
         script
@@ -49,6 +56,64 @@ async fn serves_the_frontend_and_index_html_for_client_routes() {
             .unwrap()
             .contains("credentials: 'include'")
     );
+}
+
+/// After a redeploy an open tab asks for the old build's files: a 404, not
+/// the page (which the browser would refuse as a module script). A
+/// navigation to a path with a dot is still a client-side route.
+#[tokio::test]
+async fn a_missing_file_is_a_404_and_not_the_page() {
+    let (app, _dir) = spawn_app().await;
+    for path in [
+        "/assets/index-0ld0ld00.js",
+        "/assets/gone",
+        "/old-build.js",
+        "/logo.png",
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .header("accept", "*/*")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(response, StatusCode::NOT_FOUND).await,
+            "not_found",
+            "{path}"
+        );
+    }
+    let navigation = app
+        .client
+        .get(app.url("/users/ada.lovelace"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(navigation.status(), StatusCode::OK);
+    assert_eq!(navigation.text().await.unwrap(), INDEX);
+}
+
+/// Hashed assets are cached for a year without revalidation; the page and
+/// the other files are revalidated on every use, so a redeploy is seen at
+/// the next load.
+#[tokio::test]
+async fn hashed_assets_are_immutable_and_the_page_is_revalidated() {
+    let (app, _dir) = spawn_app().await;
+    let cache_control = |response: &reqwest::Response| {
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let asset = app.get("/assets/app-1a2b3c4d.js").await;
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert_eq!(cache_control(&asset), "public, max-age=31536000, immutable");
+    for path in ["/", "/index.html", "/settings", "/favicon.ico"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(cache_control(&response), "no-cache", "{path}");
+    }
 }
 
 #[tokio::test]
