@@ -65,6 +65,46 @@ fn plain_http_on_a_public_host_starts_with_a_warning() {
     );
 }
 
+/// What a browser refuses without saying why is said in the server's log,
+/// once per value: a page calling the API under another host name than
+/// `PUBLIC_ORIGIN`'s{% if cross_origin %}, and a frontend origin missing from `FRONTEND_ORIGINS`{% endif %}.
+#[test]
+fn what_browsers_refuse_silently_is_warned_about_once() {
+    use std::io::{Read, Write};
+
+    let database = test_database();
+    // PUBLIC_ORIGIN is http://localhost:8080; the requests below go to the
+    // address the server listens on, 127.0.0.1:<port>.
+    let process = Process::spawn(&mut command(&database));
+    let addr = process.listening_addr();
+    for n in 0..3 {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        let request = format!(
+            "GET /api/marker-{n} HTTP/1.1\r\nHost: {addr}\r\n\
+             Origin: http://app.example.net:5173\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    }
+    let logged = process.lines_until("/api/marker-2");
+    let warned = |needle: &str| logged.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        warned("another host than PUBLIC_ORIGIN's"),
+        1,
+        "{logged:#?}"
+    );
+    assert_eq!(warned(&format!("host={addr}")), 1, "{logged:#?}");
+{%- if cross_origin %}
+    assert_eq!(
+        warned("origin=http://app.example.net:5173 frontend_origins="),
+        1,
+        "{logged:#?}"
+    );
+{%- endif %}
+}
+
 /// `.env` is read from the working folder only: one in a folder above
 /// (another project's, a home folder's) is not this server's configuration.
 #[test]

@@ -21,7 +21,7 @@
 use std::fmt;
 
 use axum::{
-    http::{HeaderValue, header},
+    http::{HeaderMap, HeaderValue, header},
     response::Response,
 };
 use tower_sessions::cookie::{Cookie, SameSite};
@@ -30,6 +30,7 @@ use crate::{
     deployment_shape::{self, DeploymentShape},
     origin::Origin,
     settings::ConfigError,
+    warn_once::WarnOnce,
 };
 
 /// How the session cookie is named and scoped.
@@ -251,6 +252,64 @@ pub fn finish_session_cookies(policy: &CookiePolicy, mut response: Response) -> 
         headers.append(header::SET_COOKIE, rewritten.unwrap_or(value));
     }
     response
+}
+
+/// Warns, once per host, when API requests arrive under another host than
+/// `PUBLIC_ORIGIN`'s (say `127.0.0.1:8080` when it is `localhost:8080`).
+/// Browsers keep cookies per host and decide same-site from the host names,
+/// so a page calling the API under another name than the one the cookie
+/// policy was derived for gets a signup's 201 and then 401s, with nothing
+/// in the console saying why.
+#[derive(Debug)]
+pub struct HostCheck {
+    public_origin: Origin,
+    /// `host[:port]` of `PUBLIC_ORIGIN`, as a `Host` header carries it.
+    expected: String,
+    warned: WarnOnce,
+}
+
+impl HostCheck {
+    pub fn new(public_origin: &Origin) -> Self {
+        let expected = public_origin
+            .as_str()
+            .split_once("://")
+            .map_or(public_origin.as_str(), |(_, authority)| authority)
+            .to_owned();
+        Self {
+            public_origin: public_origin.clone(),
+            expected,
+            warned: WarnOnce::default(),
+        }
+    }
+
+    /// Looks at a request's `Host`.
+    pub fn check(&self, headers: &HeaderMap) {
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return;
+        };
+        if host.eq_ignore_ascii_case(&self.expected) {
+            return;
+        }
+        self.warned.warn(
+            &host.to_ascii_lowercase(),
+            || {
+                tracing::warn!(
+                    host = %host,
+                    public_origin = %self.public_origin,
+                    "a request arrived for another host than PUBLIC_ORIGIN's: browsers keep \
+                     the session cookie per host, so a page calling the API under this name \
+                     may not get it back (a 201 at signup, then 401). Fix: call the API at \
+                     PUBLIC_ORIGIN, or set PUBLIC_ORIGIN to the origin browsers use"
+                );
+            },
+            || {
+                tracing::warn!(
+                    "requests arrived under many host names other than PUBLIC_ORIGIN's; \
+                     not naming more"
+                );
+            },
+        );
+    }
 }
 
 #[cfg(test)]

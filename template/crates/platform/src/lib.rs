@@ -17,6 +17,7 @@
 //! | [`csrf`], `cors` | cross-site writes refused; credentialed CORS for an exact allowlist |
 //! | [`server`], [`shutdown`] | connections with deadlines and a cap, a bounded graceful shutdown |
 //! | [`telemetry`] | one access line per request, cheaply |
+//! | [`warn_once`] | a warning, once per value, about what browsers refuse without saying why |
 //! | [`error`], [`extract`], [`paging`] | JSON errors everywhere, extractors that fail in that format, cursor pages |
 //! | [`session`], [`session_store`] | server-side sessions carrying their user, and where they are stored |
 //! | [`database`] | opening SQLite or PostgreSQL and telling an outage from a bug |
@@ -76,5 +77,6 @@ pub mod stack;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod warn_once;
 
 pub use error::ApiError;

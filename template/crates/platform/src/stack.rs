@@ -11,7 +11,7 @@
 //! your own on a few routes, `axum::middleware::from_fn` on those routes is
 //! the simple way; see `response_hook.rs` for one that runs on every request.
 
-use std::{any::Any, time::Duration};
+use std::{any::Any, sync::Arc, time::Duration};
 
 use axum::{
     BoxError, Router,
@@ -127,6 +127,9 @@ impl Settings {
 /// and then, for the API but not the probes (which use no session, change
 /// nothing, and are called every few seconds by load balancers):
 ///
+/// 1. a look at the `Host`: a request under another name than
+///    `PUBLIC_ORIGIN`'s is warned about, once per name (see
+///    `cookie_policy::HostCheck`);
 /// 1. the request timeout: a request still running after
 ///    `REQUEST_TIMEOUT_SECS` (a stalled body upload included) is dropped and
 ///    answered with a JSON 503, so slow clients cannot hold workers forever;
@@ -155,7 +158,12 @@ where
 {
     // In a ServiceBuilder the first layer is the outermost.
     let cookie_policy = settings.cookie.clone();
+    let host_check = Arc::new(cookie_policy::HostCheck::new(&settings.public_origin));
     let api = ServiceBuilder::new()
+        .map_request(move |request: Request<Body>| {
+            host_check.check(request.headers());
+            request
+        })
         .layer(HandleErrorLayer::new(timeout_response))
         .layer(TimeoutLayer::new(settings.request_timeout))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -228,7 +236,8 @@ fn hsts(settings: &Settings) -> Option<HeaderValue> {
 /// The CORS layer for the frontend origins, if there are any.
 #[cfg(feature = "cors")]
 fn cors_layer(settings: &Settings) -> Option<tower_http::cors::CorsLayer> {
-    (!settings.frontend_origins.is_empty()).then(|| cors::layer(&settings.frontend_origins))
+    (!settings.frontend_origins.is_empty())
+        .then(|| cors::layer(&settings.frontend_origins, &settings.public_origin))
 }
 
 /// Without the `cors` feature there is no CORS layer: the frontend is on
