@@ -463,10 +463,16 @@ impl Clock {
         }
     }
 
-    /// A write went through: the client is reading.
+    /// A write went through: the client is reading. A write while idle is
+    /// the tail of the last response, which hyper still held when it
+    /// dropped the body: the idle wait starts again after it.
     fn wrote(&self) {
         if self.write_stalled.load(Ordering::Relaxed) != NOT_STALLED {
             self.write_stalled.store(NOT_STALLED, Ordering::Relaxed);
+        }
+        let state = self.state.load(Ordering::Relaxed);
+        if state != BUSY && state & IDLE != 0 {
+            self.set_deadline(self.settings.keep_alive_idle, IDLE);
         }
     }
 

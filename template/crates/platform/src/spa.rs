@@ -98,11 +98,13 @@ pub fn serve(api: Router, dir: Option<&Path>) -> Router {
     let missing = tower::service_fn(move |request: Request| {
         let index = index.clone();
         async move {
+            // The answer depends on `Accept` (see `names_a_file`).
+            let vary = [(header::VARY, HeaderValue::from_static("accept"))];
             if names_a_file(&request) {
-                return Ok::<_, Infallible>(ApiError::not_found().into_response());
+                return Ok::<_, Infallible>((vary, ApiError::not_found()).into_response());
             }
             let Ok(page) = index.oneshot(request).await;
-            Ok(page.map(Body::new))
+            Ok((vary, page.map(Body::new)).into_response())
         }
     });
     let frontend = Router::new()

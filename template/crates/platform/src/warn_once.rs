@@ -10,7 +10,13 @@
 //! nothing. The values remembered are bounded, so a client sending a new
 //! `Origin` with every request cannot grow memory or the log.
 
-use std::{collections::HashSet, sync::RwLock};
+use std::{
+    collections::HashSet,
+    sync::{
+        RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 /// Most values remembered; past it, one more warning says that further
 /// values are not named.
@@ -22,19 +28,24 @@ const MAX_REMEMBERED: usize = 64;
 #[derive(Debug, Default)]
 pub struct WarnOnce {
     seen: RwLock<HashSet<String>>,
+    /// Set once [`MAX_REMEMBERED`] values are remembered and `full` was said.
+    full: AtomicBool,
 }
 
 impl WarnOnce {
-    /// Calls `warn` if `value` has not been warned about yet (and fewer than
-    /// [`MAX_REMEMBERED`] values have); `full` once, when the bound is met.
+    /// Calls `warn` if `value` has not been warned about yet and fewer than
+    /// [`MAX_REMEMBERED`] values have been; once that many have, calls
+    /// `full` once, and nothing after.
     pub fn warn(&self, value: &str, warn: impl FnOnce(), full: impl FnOnce()) {
-        let done = |seen: &HashSet<String>| seen.len() > MAX_REMEMBERED || seen.contains(value);
-        if done(
-            &self
-                .seen
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        ) {
+        let done = |seen: &HashSet<String>| seen.contains(value);
+        if self.full.load(Ordering::Relaxed)
+            || done(
+                &self
+                    .seen
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            )
+        {
             return;
         }
         let mut seen = self
@@ -44,11 +55,11 @@ impl WarnOnce {
         if done(&seen) {
             return;
         }
-        if seen.len() == MAX_REMEMBERED {
-            // One slot past the bound marks it as met.
-            seen.insert(String::new());
-            drop(seen);
-            full();
+        if seen.len() >= MAX_REMEMBERED {
+            if !self.full.swap(true, Ordering::Relaxed) {
+                drop(seen);
+                full();
+            }
             return;
         }
         seen.insert(value.to_owned());
@@ -78,6 +89,8 @@ mod tests {
             count("http://a.example");
         }
         assert_eq!((warned.get(), full.get()), (1, 0));
+        // An empty value is a value like any other.
+        count("");
         for n in 0..1000 {
             count(&format!("http://{n}.example"));
         }

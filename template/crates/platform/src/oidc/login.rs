@@ -92,6 +92,13 @@ pub async fn finish(
         pending,
         Ok(Some(_)) | Err(tower_sessions::session::Error::SerdeJson(_))
     ) {
+        // The saved expiry is computed again from the session's own: a
+        // session made only for this sign-in keeps the sign-in's short one.
+        if session::signed_in_id(session).await?.is_none() {
+            session.set_expiry(Some(Expiry::OnInactivity(seconds(
+                provider.settings().login_timeout,
+            ))));
+        }
         session.save().await?;
     }
     let pending = match pending {
@@ -178,7 +185,11 @@ pub async fn signed_in(
 /// Ends the session here always; when the provider supports RP-initiated
 /// logout, answers where the browser goes to end it there too.
 pub async fn log_out(provider: &Provider, session: &Session) -> Result<Option<Url>, ApiError> {
-    let id_token = session.get::<String>(ID_TOKEN_KEY).await.ok().flatten();
+    let id_token = if provider.settings().logout_id_token_hint {
+        session.get::<String>(ID_TOKEN_KEY).await.ok().flatten()
+    } else {
+        None
+    };
     session::sign_out(session).await?;
     Ok(provider.end_session_url(id_token.as_deref()))
 }
@@ -283,6 +294,53 @@ mod tests {
             assert!(checked_return_to(bad).is_err(), "{bad:?}");
         }
         assert!(checked_return_to(&format!("/{}", "a".repeat(MAX_RETURN_TO))).is_err());
+    }
+
+    /// A callback that fails after the pending sign-in was taken saves the
+    /// session at once; a session made only for the sign-in keeps the
+    /// sign-in's short lifetime, not the day a signed-in session gets.
+    #[tokio::test]
+    async fn a_failed_answer_leaves_an_anonymous_session_short_lived() {
+        use std::sync::Arc;
+
+        use tower_sessions::{MemoryStore, SessionStore};
+
+        let provider = Provider::new(super::super::settings::test_settings(&[]).unwrap()).unwrap();
+        let login_timeout = provider.settings().login_timeout;
+        let store = Arc::new(MemoryStore::default());
+        let a_day = Some(Expiry::OnInactivity(time::Duration::days(1)));
+        let started = Session::new(None, store.clone(), a_day);
+        started.set_expiry(Some(Expiry::OnInactivity(seconds(login_timeout))));
+        let pending = PendingLogin {
+            state: "the-state".into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            return_to: "/".into(),
+            started_at: now(),
+        };
+        started.insert(PENDING_KEY, pending).await.unwrap();
+        started.save().await.unwrap();
+        let id = started.id().unwrap();
+
+        // The next request loads the record with the layer's expiry.
+        let answered = Session::new(Some(id), store.clone(), a_day);
+        let callback = Callback {
+            state: Some("another-state".into()),
+            code: Some("c".into()),
+            error: None,
+            error_description: None,
+            iss: None,
+        };
+        assert!(finish(&provider, &answered, callback).await.is_err());
+        let record = store.load(&id).await.unwrap().expect("saved");
+        assert!(record.data.is_empty(), "{:?}", record.data);
+        let latest =
+            OffsetDateTime::now_utc() + seconds(login_timeout) + time::Duration::seconds(5);
+        assert!(
+            record.expiry_date <= latest,
+            "expires {}",
+            record.expiry_date
+        );
     }
 
     #[test]

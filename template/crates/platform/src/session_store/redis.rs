@@ -220,7 +220,8 @@ impl SessionStore for Redis {
 
     /// Deletes the session and takes it out of its user's set.
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let record = self.library.load(id).await?;
+        // A record this version cannot decode is deleted all the same.
+        let record = self.library.load(id).await.ok().flatten();
         self.library.delete(id).await?;
         if let Some(user_id) = record.as_ref().and_then(session::user_id_of) {
             let _removed: i64 = self

@@ -3,7 +3,10 @@
 //! it, expired ones are pruned as new ones arrive, and ending every session
 //! of a user with thousands of them leaves nothing behind.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicI64, Ordering},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use platform::session_store::{AccountExists, Redis, RedisSettings, UserSessions};
@@ -50,8 +53,10 @@ async fn raw() -> Pool {
 
 /// A user id no other test (or earlier run) uses.
 fn fresh_user() -> i64 {
+    static NEXT: AtomicI64 = AtomicI64::new(0);
     let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    1_000_000_000 + i64::try_from(nanos % 1_000_000_000_000).unwrap()
+    let base = 1_000_000_000 + i64::try_from(nanos % 1_000_000_000_000).unwrap() * 1_000;
+    base + NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A record of `user_id` that expires `secs` from now.
