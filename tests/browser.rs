@@ -11,7 +11,7 @@
 //! projects once (two with passwords, two with `auth = oidc`, each pair
 //! cross-origin and same-origin), then runs one scenario per test, one at a
 //! time. Chromium (`apt-get install chromium`, or `CHROMIUM=/path`) and Node
-//! 20+ are needed; playwright-core and oidc-provider are installed with
+//! 22+ are needed; playwright-core and oidc-provider are installed with
 //! `npm ci` on first use. With `CI=true` a missing one fails the tests,
 //! elsewhere it skips them with the reason.
 

@@ -16,7 +16,7 @@
 //! The instances use the machine's PostgreSQL and Redis (`TEST_DATABASE_URL`,
 //! `TEST_REDIS_URL`, defaults `127.0.0.1:5432` and `:6379`, as the generated
 //! projects' own tests do), on a database created for the test and dropped
-//! after it. nginx, Chromium and Node 20+ are needed: with `CI=true` a
+//! after it. nginx, Chromium and Node 22+ are needed: with `CI=true` a
 //! missing one fails the test, elsewhere it is skipped with the reason. All
 //! traffic stays on loopback addresses. Figures are printed
 //! (`cargo test --test proxy -- --nocapture`).

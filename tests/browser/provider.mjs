@@ -57,6 +57,9 @@ export async function startProvider({ clients, port = 0, loginTtlSecs = 600 }) {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
     },
+    // Of every client, confidential ones too: oidc-provider 9's default
+    // requires PKCE of public clients only (8's required it of all), and a
+    // backend that stopped sending it must fail here.
     pkce: { required: () => true },
     // email and name in the ID token itself, as Auth0, Google and Keycloak
     // put them there, besides the userinfo endpoint.
