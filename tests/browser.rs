@@ -81,6 +81,11 @@ fn oidc_cross_site_with_third_party_cookies_allowed() {
 }
 
 #[test]
+fn oidc_provider_with_email_and_name_in_the_id_token() {
+    oidc_scenario("oidc-claims-in-id-token");
+}
+
+#[test]
 fn oidc_login_csrf_an_attackers_code_signs_in_nobody() {
     oidc_scenario("oidc-login-csrf");
 }

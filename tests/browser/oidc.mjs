@@ -70,9 +70,11 @@ const PARTITIONED_COOKIE = {
  *
  * The provider (127.0.0.1:P) knows one client, registered with the frontend
  * page as its redirect and post-logout URI: a confidential one (client
- * secret, sent with HTTP Basic) or a public one (PKCE only).
+ * secret, sent with HTTP Basic) or a public one (PKCE only). Its ID tokens
+ * carry email and name only with `conformIdTokenClaims: false`; by default
+ * (the provider's, `true`) those come from its UserInfo endpoint alone.
  */
-async function startOidc({ shape, client = 'confidential', env = {} }) {
+async function startOidc({ shape, client = 'confidential', env = {}, conformIdTokenClaims }) {
   const port = await freePort();
   const backendHost = shape === 'cross-site' ? '127.0.0.1' : 'localhost';
   const backendOrigin = `http://${backendHost}:${port}`;
@@ -86,6 +88,7 @@ async function startOidc({ shape, client = 'confidential', env = {} }) {
   const clientId = `${shape}-${client}`;
   const confidential = client === 'confidential';
   const idp = await startProvider({
+    conformIdTokenClaims,
     clients: [
       {
         client_id: clientId,
@@ -118,7 +121,15 @@ async function startOidc({ shape, client = 'confidential', env = {} }) {
   });
   // Discovery runs in the background after start-up: ready means it is done.
   await waitFor('the backend to be ready (provider discovered)', async () => (await status(`${backendOrigin}/api/ready`)) === 200);
-  return { idp, backend, backendOrigin, frontendOrigin, pageUrl, clientId };
+  return {
+    idp,
+    backend,
+    backendOrigin,
+    frontendOrigin,
+    pageUrl,
+    clientId,
+    claimsInIdToken: conformIdTokenClaims === false,
+  };
 }
 
 /** The status of a GET from outside the browser. */
@@ -291,8 +302,23 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
 
   await loginAtProvider(page, idp, frontendOrigin, login);
 
-  // Back on the frontend page: it relays the provider's answer once, then
-  // removes code and state from the address bar.
+  // Back on the frontend page: it relays the provider's answer once. The
+  // API's answer says whom it signed in: the login's email and name, whether
+  // the ID token carried them or only UserInfo did.
+  const answer = await relayAnswer(page, flow, callbacksBefore);
+  assert.equal(answer.status, 200, JSON.stringify(answer));
+  const idToken = idp.idTokens.at(-1);
+  assert.ok(idToken, `the provider issued an ID token: ${idp.events}`);
+  // The control: the provider's setting is in force.
+  assert.equal(
+    idToken.email,
+    setup.claimsInIdToken ? login : undefined,
+    `email in the ID token (claims in the ID token: ${setup.claimsInIdToken}): ${JSON.stringify(idToken)}`,
+  );
+  assert.equal(answer.body.user.email, login, `the signed-in user's email: ${JSON.stringify(answer.body.user)}`);
+  assert.equal(answer.body.user.name, `User ${login}`, `the signed-in user's name: ${JSON.stringify(answer.body.user)}`);
+  assert.equal(answer.body.return_to, '/');
+  // The page then shows the email and removes code and state from the address bar.
   const user = await expectText(page, '#who', `Signed in as ${login}`);
   await waitFor('the page to clean its URL', async () => (await locationOf(page)) === pageUrl);
   assert.equal(flow.callbacks.length, callbacksBefore + 1, 'one relay to the callback route');
@@ -303,10 +329,6 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
   const landed = new URL(flow.landings.at(-1));
   assert.equal(landed.origin + landed.pathname, pageUrl);
   assert.equal(landed.searchParams.get('code'), callback.code);
-  const answer = await relayAnswer(page, flow, callbacksBefore);
-  assert.equal(answer.status, 200, JSON.stringify(answer));
-  assert.equal(answer.body.user.email, login);
-  assert.equal(answer.body.return_to, '/');
 
   const cookie = await jarCookie(browser, host);
   assert.ok(cookie, 'signed in with a session cookie');
@@ -316,8 +338,8 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
 
   const session = await callApi(page, 'session');
   assert.equal(session.status, 200, JSON.stringify(session));
-  assert.equal(session.body.user.email, login);
-  assert.equal(session.body.user.name, `User ${login}`);
+  assert.equal(session.body.user.email, login, `the session's user: ${JSON.stringify(session.body.user)}`);
+  assert.equal(session.body.user.name, `User ${login}`, `the session's user: ${JSON.stringify(session.body.user)}`);
   assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 200, 'the server holds the session');
 
   await expectInOrder(
@@ -363,8 +385,8 @@ async function logOut({ page, browser, setup, cookie }) {
  * provider, read the session, reload, log out (here and at the provider),
  * and sign in again, which must show the provider's login form again.
  */
-async function fullFlow({ shape, client, blockThirdPartyCookies = true, expected, startup }) {
-  const setup = await startOidc({ shape, client });
+async function fullFlow({ shape, client, blockThirdPartyCookies = true, expected, startup, conformIdTokenClaims }) {
+  const setup = await startOidc({ shape, client, conformIdTokenClaims });
   const { backend, backendOrigin, frontendOrigin, idp, pageUrl } = setup;
   assertStartupLine(backend, startup.shape, startup.cookie);
   const browser = await launchChromium({ blockThirdPartyCookies });
@@ -681,6 +703,9 @@ const CROSS_SITE_STARTUP = {
   cookie: '__Host-sid; Path=/; Secure; HttpOnly; SameSite=None; Partitioned',
 };
 
+// The four shapes sign in through a provider with its default setting, as
+// OpenID Connect Core says: email and name from UserInfo only, not in the ID
+// token. `oidc-claims-in-id-token` is the other kind of provider.
 const scenarios = {
   /** The SPA served by the backend; a public client (PKCE only). */
   'oidc-same-origin': () =>
@@ -704,6 +729,19 @@ const scenarios = {
       blockThirdPartyCookies: false,
       expected: PARTITIONED_COOKIE,
       startup: CROSS_SITE_STARTUP,
+    }),
+  /**
+   * localhost:F -> localhost:B, a provider that puts email and name in the
+   * ID token as well (`conformIdTokenClaims: false`), as Auth0, Google and
+   * Keycloak do.
+   */
+  'oidc-claims-in-id-token': () =>
+    fullFlow({
+      shape: 'same-site',
+      client: 'confidential',
+      expected: LAX_DEV_COOKIE,
+      startup: SAME_SITE_STARTUP,
+      conformIdTokenClaims: false,
     }),
   ...hostile,
 };

@@ -19,6 +19,14 @@
 // The login form's "login" becomes the account id (`sub`); an account whose
 // login looks like an email address has it as its `email`, and every account
 // has the `name` "User <login>". PKCE (S256) is required of every client.
+//
+// Where those claims go is the provider's choice, and providers differ: by
+// default (oidc-provider's `conformIdTokenClaims: true`, as OpenID Connect
+// Core 5.4 says) the ID token of the code flow carries only `sub` and the
+// protocol claims, and `email`, `email_verified` and `name` come from the
+// UserInfo endpoint; with `conformIdTokenClaims: false` they are in the ID
+// token too, as Auth0, Google and Keycloak put them. A relying party must
+// work with both.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -29,11 +37,16 @@ import Provider from 'oidc-provider';
 /**
  * Starts a provider on `127.0.0.1:<port>` (a free one by default) whose
  * issuer is `http://127.0.0.1:<port>`. `clients` are oidc-provider client
- * metadata. Resolves to `{ issuer, provider, events, stop() }`; `events`
+ * metadata. `conformIdTokenClaims` is oidc-provider's setting of that name:
+ * left out, the provider's default (`true`: email and name only from
+ * UserInfo); `false` puts them in the ID token as well.
+ *
+ * Resolves to `{ issuer, provider, events, idTokens, stop() }`: `events`
  * lists what the provider did (`grant.success`, `grant.error invalid_grant`,
- * `end_session.success`, ...) for the scenarios to assert on.
+ * `userinfo 200`, `end_session.success`, ...) for the scenarios to assert
+ * on, and `idTokens` holds the payload of each ID token it issued.
  */
-export async function startProvider({ clients, port = 0, loginTtlSecs = 600 }) {
+export async function startProvider({ clients, port = 0, loginTtlSecs = 600, conformIdTokenClaims }) {
   const server = http.createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -61,9 +74,7 @@ export async function startProvider({ clients, port = 0, loginTtlSecs = 600 }) {
     // requires PKCE of public clients only (8's required it of all), and a
     // backend that stopped sending it must fail here.
     pkce: { required: () => true },
-    // email and name in the ID token itself, as Auth0, Google and Keycloak
-    // put them there, besides the userinfo endpoint.
-    conformIdTokenClaims: false,
+    ...(conformIdTokenClaims === undefined ? {} : { conformIdTokenClaims }),
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
@@ -99,15 +110,32 @@ export async function startProvider({ clients, port = 0, loginTtlSecs = 600 }) {
   for (const name of ['authorization.success', 'grant.success', 'end_session.success', 'interaction.ended']) {
     provider.on(name, () => events.push(name));
   }
-  for (const name of ['authorization.error', 'grant.error', 'end_session.error', 'server_error']) {
+  for (const name of ['authorization.error', 'grant.error', 'userinfo.error', 'end_session.error', 'server_error']) {
     provider.on(name, (ctx, error) => events.push(`${name} ${error.error ?? error.message}`));
   }
+
+  // What the relying party was given: the payload of every ID token issued,
+  // and a `userinfo <status>` event for every UserInfo request, so that a
+  // scenario can tell which of the two carried email and name.
+  const idTokens = [];
+  provider.on('grant.success', (ctx) => {
+    const token = ctx.body?.id_token;
+    if (token) idTokens.push(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()));
+  });
+  const userinfoPath = provider.pathFor('userinfo');
+  // Middleware added with `use` runs before oidc-provider's routes (v9 ends
+  // the request in its route, so this one waits for it with `await next()`).
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === userinfoPath) events.push(`userinfo ${ctx.status}`);
+  });
 
   server.on('request', provider.callback());
   return {
     issuer,
     provider,
     events,
+    idTokens,
     async stop() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
