@@ -354,7 +354,11 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
 /**
  * Logs out from the page: the server-side session goes first, then the
  * browser visits the provider's end-session page, confirms, and comes back
- * to the frontend signed out.
+ * to the frontend signed out. The end-session URL names the client
+ * (`client_id`) and carries no `id_token_hint`: the browser never holds the
+ * ID token, not even in an address. Without a hint the provider cannot tell
+ * that the request comes from its own relying party, so it asks the user to
+ * confirm (oidc-provider shows its logout page whatever the request carries).
  */
 async function logOut({ page, browser, setup, cookie }) {
   const { idp, backend, backendOrigin, frontendOrigin, pageUrl, clientId } = setup;
@@ -364,7 +368,7 @@ async function logOut({ page, browser, setup, cookie }) {
   const endSession = new URL(page.url());
   assert.equal(endSession.searchParams.get('client_id'), clientId, `${endSession}`);
   assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), pageUrl, `${endSession}`);
-  assert.ok(endSession.searchParams.get('id_token_hint'), `no id_token_hint in ${endSession}`);
+  assert.equal(endSession.searchParams.get('id_token_hint'), null, `an ID token in the browser's address bar: ${endSession}`);
   // The session is gone on the server before the browser reaches the provider.
   assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 401, 'the server deleted the session');
   assert.equal(await jarCookie(browser, host), undefined, 'logout removed the cookie from the jar');
@@ -372,6 +376,7 @@ async function logOut({ page, browser, setup, cookie }) {
 
   // The provider's own question, then back to the post-logout page.
   const ends = idp.events.filter((e) => e === 'end_session.success').length;
+  await page.getByRole('heading', { name: /^Do you want to sign-out from / }).waitFor();
   await Promise.all([
     page.waitForURL((url) => url.origin === frontendOrigin),
     page.getByRole('button', { name: 'Yes, sign me out' }).click(),
@@ -422,6 +427,11 @@ async function fullFlow({ shape, client, blockThirdPartyCookies = true, expected
   await logOut({ page, browser, setup, cookie: again.cookie });
 
   assert.deepEqual(page.corsErrors, []);
+  assert.deepEqual(
+    flow.landings.filter((url) => new URL(url).searchParams.has('id_token_hint')),
+    [],
+    'no page the tab loaded had an ID token in its address',
+  );
   assertNoServerErrors(backend);
   // Each code was redeemed exactly once, and nothing was refused.
   assert.equal(idp.events.filter((e) => e === 'grant.success').length, 2, `provider: ${idp.events}`);
