@@ -2,6 +2,8 @@
 //! nginx (the Debian package), round-robin, as the generated README's
 //! "Behind a reverse proxy" section configures it.
 //!
+//! With passwords:
+//!
 //! - Headless Chromium signs up, logs out, logs in, reads the session and
 //!   logs out through nginx (scenario `behind-proxy` in
 //!   `tests/browser/shapes.mjs`); its API calls must have been answered by
@@ -13,13 +15,20 @@
 //!   `TRUSTED_PROXIES`) is counted against its own address, whatever
 //!   `X-Forwarded-For` it sends.
 //!
+//! With `auth = oidc`, Chromium signs in through a real OpenID provider
+//! (`tests/browser/provider.mjs`, run as its own process) in scenario
+//! `oidc-behind-proxy` of `tests/browser/oidc.mjs`: the sign-in starts on
+//! one instance and the page relays the provider's answer to the other, so
+//! the pending sign-in must be in the session both read from Redis; then
+//! the session is read on both, and the user logs out.
+//!
 //! The instances use the machine's PostgreSQL and Redis (`TEST_DATABASE_URL`,
 //! `TEST_REDIS_URL`, defaults `127.0.0.1:5432` and `:6379`, as the generated
 //! projects' own tests do), on a database created for the test and dropped
 //! after it. nginx, Chromium and Node 22+ are needed: with `CI=true` a
 //! missing one fails the test, elsewhere it is skipped with the reason. All
-//! traffic stays on loopback addresses. Figures are printed
-//! (`cargo test --test proxy -- --nocapture`).
+//! traffic stays on loopback addresses. The two tests run one after the
+//! other. Figures are printed (`cargo test --test proxy -- --nocapture`).
 
 mod common;
 
@@ -29,11 +38,12 @@ use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::{Mutex, MutexGuard},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use common::{
-    browser::{browser_dir, tools},
+    browser::{Tools, browser_dir, tools},
     cargo, generate,
     services::{missing, spare_port, wait_for_port},
     shared_target_dir, template_copy,
@@ -41,67 +51,59 @@ use common::{
 use serde_json::json;
 
 const NAME: &str = "proxy-app";
+const OIDC_NAME: &str = "proxy-oidc-app";
 /// Login and signup attempts per client address, per instance (the buckets
 /// are in each instance's memory).
 const PER_IP: usize = 3;
 const INSTANCES: usize = 2;
 const NGINX: &str = "/usr/sbin/nginx";
 const PATIENCE: Duration = Duration::from_secs(60);
+/// The confidential client `node provider.mjs` registers.
+const OIDC_CLIENT: (&str, &str) = ("app", "app-secret");
 
 #[test]
 fn two_instances_behind_nginx_share_sessions_and_throttle_the_forwarded_client() {
-    if common::render_only() {
-        eprintln!("proxy test: builds nothing with TEMPLATE_MATRIX=render");
+    let Some(Prerequisites {
+        nginx,
+        tools,
+        _turn,
+    }) = prerequisites()
+    else {
         return;
-    }
-    let nginx = std::env::var_os("NGINX").map_or_else(|| PathBuf::from(NGINX), PathBuf::from);
-    if !nginx.is_file() {
-        let _: Option<()> = missing(
-            &format!("nginx ({})", nginx.display()),
-            "apt-get install nginx, or set NGINX",
-        );
-        return;
-    }
-    let Some(tools) = tools() else { return };
+    };
     let started = Instant::now();
-    let project = build_project();
+    let project = build_project("proxy-test-project", NAME, &[]);
     println!("project built in {:?}", started.elapsed());
 
     let database = Database::create();
-    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = redis_url();
     let dir = tempfile::tempdir().expect("temp dir");
     let proxy_port = spare_port();
     let origin = format!("http://localhost:{proxy_port}");
-    // One at a time: the first creates the database and migrates it.
-    let instances: Vec<Instance> = (0..INSTANCES)
-        .map(|n| Instance::start(&project, n, dir.path(), &origin, &database.url, &redis))
-        .collect();
+    let app = App {
+        name: NAME,
+        project: &project,
+        origin: &origin,
+        database: &database.url,
+        redis: &redis,
+    };
+    let instances = app.start_instances(
+        dir.path(),
+        &[
+            ("AUTH_ATTEMPTS_PER_IP", PER_IP.to_string()),
+            ("AUTH_ATTEMPTS_WINDOW_SECS", "600".to_owned()),
+        ],
+    );
     let proxy = Nginx::start(&nginx, dir.path(), proxy_port, &instances);
     let via_proxy: SocketAddr = ([127, 0, 0, 1], proxy_port).into();
 
     // 1. The browser, through nginx.
-    let browser_started = Instant::now();
-    let output = Command::new("node")
-        .arg(browser_dir().join("shapes.mjs"))
-        .arg("behind-proxy")
-        .env("CHROMIUM", &tools.chromium)
-        .env("PROXY_ORIGIN", &origin)
-        .output()
-        .expect("node runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    println!("{text}");
-    assert!(
-        output.status.success(),
-        "browser scenario behind-proxy failed:\n{text}\n{}",
-        proxy.error_log()
-    );
-    println!(
-        "browser flow through nginx: {:?}",
-        browser_started.elapsed()
+    run_scenario(
+        &tools,
+        "shapes.mjs",
+        "behind-proxy",
+        &[("PROXY_ORIGIN", &origin)],
+        &|| format!("nginx's error log:\n{}", proxy.error_log()),
     );
     let api_requests: Vec<usize> = instances
         .iter()
@@ -120,7 +122,6 @@ fn two_instances_behind_nginx_share_sessions_and_throttle_the_forwarded_client()
             instances[n].log()
         );
     }
-
     // 2. Throttling by the address nginx forwards. 127.0.0.2 spends its
     // allowance (PER_IP on each instance, as round-robin spreads it); a
     // forged X-Forwarded-For through nginx does not give it a new one,
@@ -199,31 +200,216 @@ fn two_instances_behind_nginx_share_sessions_and_throttle_the_forwarded_client()
     println!("whole test: {:?}", started.elapsed());
 }
 
-/// Generates a same-origin PostgreSQL + Redis project and builds it; the
-/// instances serve its example frontend, so page and API both come through
-/// nginx's one origin.
-fn build_project() -> PathBuf {
-    let root = shared_target_dir().join("proxy-test-project");
+#[test]
+fn two_oidc_instances_behind_nginx_share_the_pending_sign_in_and_the_session() {
+    let Some(Prerequisites {
+        nginx,
+        tools,
+        _turn,
+    }) = prerequisites()
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let project = build_project("proxy-oidc-test-project", OIDC_NAME, &[("auth", "oidc")]);
+    println!("project built in {:?}", started.elapsed());
+
+    let database = Database::create();
+    let redis = redis_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let proxy_port = spare_port();
+    let origin = format!("http://localhost:{proxy_port}");
+    // The frontend page the provider sends the browser back to, after
+    // sign-in and after logout; the instances serve it.
+    let page = format!("{origin}/");
+    // Before the instances, which discover it as they start.
+    let provider = Provider::start(dir.path(), &page);
+    let app = App {
+        name: OIDC_NAME,
+        project: &project,
+        origin: &origin,
+        database: &database.url,
+        redis: &redis,
+    };
+    let instances = app.start_instances(
+        dir.path(),
+        &[
+            ("OIDC_ISSUER_URL", provider.issuer.clone()),
+            ("OIDC_CLIENT_ID", OIDC_CLIENT.0.to_owned()),
+            ("OIDC_CLIENT_SECRET", OIDC_CLIENT.1.to_owned()),
+            ("OIDC_REDIRECT_URL", page.clone()),
+            ("OIDC_POST_LOGOUT_REDIRECT_URL", page.clone()),
+        ],
+    );
+    let proxy = Nginx::start(&nginx, dir.path(), proxy_port, &instances);
+    let direct: Vec<String> = instances
+        .iter()
+        .map(|i| format!("http://127.0.0.1:{}", i.port))
+        .collect();
+
+    run_scenario(
+        &tools,
+        "oidc.mjs",
+        "oidc-behind-proxy",
+        &[
+            ("PROXY_ORIGIN", &origin),
+            ("INSTANCE_ORIGINS", &direct.join(",")),
+            ("OIDC_ISSUER", &provider.issuer),
+            ("OIDC_CLIENT_ID", OIDC_CLIENT.0),
+        ],
+        &|| {
+            let logs: String = instances
+                .iter()
+                .enumerate()
+                .map(|(n, i)| format!("instance {n}'s log:\n{}\n", i.log()))
+                .collect();
+            format!(
+                "what the provider printed:\n{}\n{logs}nginx's error log:\n{}",
+                provider.output(),
+                proxy.error_log()
+            )
+        },
+    );
+
+    // What the instances logged agrees with what the browser saw: one
+    // started the sign-in, the other took the callback, both read the session.
+    let answered = |request: &str| -> Vec<usize> {
+        (0..INSTANCES)
+            .filter(|&n| instances[n].responses().iter().any(|r| r == request))
+            .collect()
+    };
+    let start = answered("POST /api/auth/oidc/start 200");
+    let callback = answered("POST /api/auth/oidc/callback 200");
+    println!("sign-in started on instance {start:?}, callback taken by instance {callback:?}");
+    assert_eq!(start.len(), 1, "one sign-in started: {start:?}");
+    assert_eq!(callback.len(), 1, "one callback: {callback:?}");
+    assert_ne!(
+        start, callback,
+        "the callback reached the instance that started the sign-in"
+    );
+    assert_eq!(
+        answered("GET /api/auth/session 200"),
+        [0, 1],
+        "both instances read the signed-in session"
+    );
+    assert_eq!(answered("POST /api/auth/logout 200").len(), 1);
+    for (n, instance) in instances.iter().enumerate() {
+        let log = instance.log();
+        assert!(
+            !log.contains("panicked") && !instance.responses().iter().any(|r| r.ends_with(" 500")),
+            "instance {n} failed a request:\n{log}"
+        );
+    }
+
+    // The provider redeemed one code and ended one session, and refused nothing.
+    let events = provider.events();
+    println!("what the provider did: {events:?}");
+    let count = |event: &str| events.iter().filter(|e| *e == event).count();
+    assert_eq!(count("grant.success"), 1, "{events:?}");
+    assert_eq!(count("end_session.success"), 1, "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.contains("error")),
+        "the provider refused something: {events:?}"
+    );
+    println!("whole test: {:?}", started.elapsed());
+}
+
+/// What the tests need besides the projects, and the turn of the test that
+/// holds it: one deployment at a time (two nginx, four instances and two
+/// browsers at once on a small machine make the real-time waits flaky, not
+/// faster).
+struct Prerequisites {
+    nginx: PathBuf,
+    tools: Tools,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// nginx, Chromium, Node and the npm packages, or `None` when a test skips
+/// (it says why; with `CI=true` a missing one fails it instead).
+fn prerequisites() -> Option<Prerequisites> {
+    if common::render_only() {
+        eprintln!("proxy test: builds nothing with TEMPLATE_MATRIX=render");
+        return None;
+    }
+    let nginx = std::env::var_os("NGINX").map_or_else(|| PathBuf::from(NGINX), PathBuf::from);
+    if !nginx.is_file() {
+        return missing(
+            &format!("nginx ({})", nginx.display()),
+            "apt-get install nginx, or set NGINX",
+        );
+    }
+    let tools = tools()?;
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    Some(Prerequisites {
+        nginx,
+        tools,
+        _turn: turn,
+    })
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Runs `node <script> <name>` (a scenario of `tests/browser`) with `env`,
+/// prints its output and how long it took, and fails the test if the
+/// scenario failed, with what `context` says then (logs).
+fn run_scenario(
+    tools: &Tools,
+    script: &str,
+    name: &str,
+    env: &[(&str, &str)],
+    context: &dyn Fn() -> String,
+) {
+    let started = Instant::now();
+    let output = Command::new("node")
+        .arg(browser_dir().join(script))
+        .arg(name)
+        .env("CHROMIUM", &tools.chromium)
+        .envs(env.iter().copied())
+        .output()
+        .expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{text}");
+    assert!(
+        output.status.success(),
+        "browser scenario {name} failed:\n{text}\n{}",
+        context()
+    );
+    println!("browser flow through nginx: {:?}", started.elapsed());
+}
+
+/// Generates a same-origin PostgreSQL + Redis project named `name` (with
+/// `extra` answers) into `folder` under the shared target directory and
+/// builds it; the instances serve its example frontend, so page and API
+/// both come through nginx's one origin.
+fn build_project(folder: &str, name: &str, extra: &[(&str, &str)]) -> PathBuf {
+    let root = shared_target_dir().join(folder);
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(&root).expect("project folder");
     let template = template_copy();
-    let output = generate(
-        template.path(),
-        &root,
-        NAME,
-        &[
-            ("cross_origin", "false"),
-            ("public_origin", "http://localhost:8080"),
-            ("database", "postgres"),
-            ("session_store", "redis"),
-        ],
-    );
+    let defines: Vec<(&str, &str)> = [
+        ("cross_origin", "false"),
+        ("public_origin", "http://localhost:8080"),
+        ("database", "postgres"),
+        ("session_store", "redis"),
+    ]
+    .iter()
+    .chain(extra)
+    .copied()
+    .collect();
+    let output = generate(template.path(), &root, name, &defines);
     assert!(
         output.status.success(),
         "generation failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let dir = root.join(NAME);
+    let dir = root.join(name);
     cargo(&dir, &["build", "--locked"]);
     dir
 }
@@ -266,6 +452,27 @@ impl Drop for Database {
     }
 }
 
+/// A built project and what all its instances share.
+struct App<'a> {
+    /// The project's (and its binary's) name.
+    name: &'a str,
+    project: &'a Path,
+    /// nginx's origin, the instances' `PUBLIC_ORIGIN`.
+    origin: &'a str,
+    database: &'a str,
+    redis: &'a str,
+}
+
+impl App<'_> {
+    /// Starts the instances, one at a time (the first creates the database
+    /// and migrates it), each with `env` besides the shared settings.
+    fn start_instances(&self, dir: &Path, env: &[(&str, String)]) -> Vec<Instance> {
+        (0..INSTANCES)
+            .map(|n| Instance::start(self, n, dir, env))
+            .collect()
+    }
+}
+
 /// One instance of the backend, its log in a file.
 struct Instance {
     port: u16,
@@ -274,32 +481,24 @@ struct Instance {
 }
 
 impl Instance {
-    fn start(
-        project: &Path,
-        n: usize,
-        dir: &Path,
-        origin: &str,
-        database: &str,
-        redis: &str,
-    ) -> Self {
+    fn start(app: &App, n: usize, dir: &Path, env: &[(&str, String)]) -> Self {
         let port = spare_port();
         let log = dir.join(format!("instance-{n}.log"));
         let file = fs::File::create(&log).expect("log file");
         // An empty working directory: no `.env` but what is given here.
         let cwd = dir.join(format!("instance-{n}"));
         fs::create_dir_all(&cwd).expect("working directory");
-        let child = Command::new(shared_target_dir().join("debug").join(NAME))
+        let child = Command::new(shared_target_dir().join("debug").join(app.name))
             .current_dir(&cwd)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("PUBLIC_ORIGIN", origin)
-            .env("STATIC_DIR", project.join("frontend"))
-            .env("DATABASE_URL", database)
-            .env("REDIS_URL", redis)
+            .env("PUBLIC_ORIGIN", app.origin)
+            .env("STATIC_DIR", app.project.join("frontend"))
+            .env("DATABASE_URL", app.database)
+            .env("REDIS_URL", app.redis)
             .env("TRUSTED_PROXIES", "127.0.0.1")
-            .env("AUTH_ATTEMPTS_PER_IP", PER_IP.to_string())
-            .env("AUTH_ATTEMPTS_WINDOW_SECS", "600")
+            .envs(env.iter().map(|(key, value)| (*key, value)))
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(file.try_clone().expect("log file"))
@@ -323,17 +522,88 @@ impl Instance {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// `METHOD /path` of each response in the request log.
+    /// `METHOD /path STATUS` of each response in the request log.
     fn responses(&self) -> Vec<String> {
         self.log()
             .lines()
             .filter(|line| line.contains("finished processing request"))
             .filter_map(|line| {
-                let method = line.split("method=").nth(1)?.split(' ').next()?;
-                let uri = line.split("path=").nth(1)?.split(' ').next()?;
-                Some(format!("{method} {uri}"))
+                let field = |name: &str| line.split(name).nth(1)?.split(' ').next();
+                Some(format!(
+                    "{} {} {}",
+                    field("method=")?,
+                    field("path=")?,
+                    field("status=")?
+                ))
             })
             .collect()
+    }
+}
+
+/// The OpenID provider of `tests/browser/provider.mjs`, run as its own
+/// process (`node provider.mjs <port> <redirect> <post-logout redirect>`)
+/// on a spare port: it registers the confidential client `OIDC_CLIENT`, and
+/// prints a line for each of its events.
+struct Provider {
+    issuer: String,
+    output: PathBuf,
+    child: Child,
+}
+
+impl Provider {
+    fn start(dir: &Path, page: &str) -> Self {
+        let port = spare_port();
+        let output = dir.join("provider.log");
+        let file = fs::File::create(&output).expect("provider log");
+        let child = Command::new("node")
+            .arg(browser_dir().join("provider.mjs"))
+            .arg(port.to_string())
+            .arg(page)
+            .arg(page)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("provider log"))
+            .stderr(file)
+            .spawn()
+            .expect("node runs");
+        let mut provider = Self {
+            issuer: format!("http://127.0.0.1:{port}"),
+            output,
+            child,
+        };
+        // Printed once it listens.
+        let deadline = Instant::now() + PATIENCE;
+        while !provider.output().contains("OpenID provider at ") {
+            if let Ok(Some(status)) = provider.child.try_wait() {
+                panic!("the provider exited ({status}):\n{}", provider.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the provider did not start:\n{}",
+                provider.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        provider
+    }
+
+    fn output(&self) -> String {
+        fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    /// What the provider did, in order (`grant.success`, ...).
+    fn events(&self) -> Vec<String> {
+        self.output()
+            .lines()
+            .filter_map(|line| line.strip_prefix("provider: "))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -351,6 +351,33 @@ export async function openPage(browser, url, { before } = {}) {
   return page;
 }
 
+/**
+ * Behind nginx (tests/proxy.rs), which names the instance that answered in
+ * an `X-Upstream` header: records `{ request, by }` for every API answer the
+ * page gets from `origin`, `request` being `METHOD /path STATUS`.
+ */
+export function recordUpstreams(page, origin) {
+  const answers = [];
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    if (url.origin === origin && url.pathname.startsWith('/api/')) {
+      answers.push({
+        request: `${response.request().method()} ${url.pathname} ${response.status()}`,
+        by: response.headers()['x-upstream'],
+      });
+    }
+  });
+  return answers;
+}
+
+/** Asserts that `answers` (from `recordUpstreams`) came through nginx from both instances, and prints them. */
+export function assertBothInstancesAnswered(answers) {
+  console.log(`answers the browser got through nginx:\n  ${answers.map((a) => `${a.request} <- ${a.by}`).join('\n  ')}`);
+  const instances = new Set(answers.map((a) => a.by));
+  assert.equal(instances.size, 2, `API calls answered by ${[...instances]}`);
+  assert.ok(!instances.has(undefined), 'every answer came through nginx');
+}
+
 /** Calls the example frontend's `api.<name>(...args)` in the page. */
 export function callApi(page, name, ...args) {
   return page.evaluate(([name, args]) => window.api[name](...args), [name, args]);

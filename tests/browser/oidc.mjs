@@ -6,7 +6,10 @@
 // Environment (set by tests/browser.rs): CHROMIUM (the browser binary),
 // OIDC_CROSS_APP_BIN / OIDC_CROSS_APP_DIR and OIDC_SAME_APP_BIN /
 // OIDC_SAME_APP_DIR (the built cross-origin and same-origin projects
-// generated with `--define auth=oidc`).
+// generated with `--define auth=oidc`). tests/proxy.rs runs
+// `oidc-behind-proxy` with CHROMIUM, PROXY_ORIGIN, INSTANCE_ORIGINS,
+// OIDC_ISSUER and OIDC_CLIENT_ID (nginx in front of two instances, and a
+// provider the test started).
 //
 // The provider is panva's oidc-provider (provider.mjs), started here on a
 // free port. Chromium clicks "Sign in" on the project's own example frontend,
@@ -25,6 +28,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
+  assertBothInstancesAnswered,
   assertCookie,
   assertStartupLine,
   Backend,
@@ -37,6 +41,7 @@ import {
   onFailure,
   openPage,
   pageFetch,
+  recordUpstreams,
   runScenario,
   serveFrontend,
   serveUnpartitionedCookie,
@@ -128,6 +133,7 @@ async function startOidc({ shape, client = 'confidential', env = {}, conformIdTo
     frontendOrigin,
     pageUrl,
     clientId,
+    servers: [backendOrigin],
     claimsInIdToken: conformIdTokenClaims === false,
   };
 }
@@ -272,15 +278,28 @@ function assertNoServerErrors(backend) {
 // ----------------------------------------------------------- the full flow
 
 /**
+ * A session id replayed from outside the browser to each server of
+ * `setup.servers` (the backend, or each instance behind nginx): the status
+ * each answers.
+ */
+function statusOnEveryServer(setup, cookie) {
+  return Promise.all(setup.servers.map((server) => sessionStatusWithCookie(server, cookie)));
+}
+
+/**
  * Signs in through the provider's real pages from `page` (on the frontend,
  * signed out), and checks every step: the pending login's cookie, the relay,
  * the cleaned URL, the new session id, what the page shows and what the
  * server logged. Resolves to `{ user, cookie, callback }`.
+ *
+ * Behind nginx (`oidc-behind-proxy`) the setup has no `backend` (tests/proxy.rs
+ * reads the instances' logs) and the provider runs in another process (no
+ * `idp.idTokens`); `setup.servers` are then both instances.
  */
 async function signIn({ page, browser, setup, login, expected, flow }) {
   const { idp, backend, backendOrigin, frontendOrigin, pageUrl } = setup;
   const host = new URL(backendOrigin).hostname;
-  const mark = backend.responses().length;
+  const mark = backend?.responses().length;
   const callbacksBefore = flow.callbacks.length;
   await expectText(page, '#who', 'Not signed in');
 
@@ -307,14 +326,16 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
   // the ID token carried them or only UserInfo did.
   const answer = await relayAnswer(page, flow, callbacksBefore);
   assert.equal(answer.status, 200, JSON.stringify(answer));
-  const idToken = idp.idTokens.at(-1);
-  assert.ok(idToken, `the provider issued an ID token: ${idp.events}`);
-  // The control: the provider's setting is in force.
-  assert.equal(
-    idToken.email,
-    setup.claimsInIdToken ? login : undefined,
-    `email in the ID token (claims in the ID token: ${setup.claimsInIdToken}): ${JSON.stringify(idToken)}`,
-  );
+  if (idp.idTokens) {
+    const idToken = idp.idTokens.at(-1);
+    assert.ok(idToken, `the provider issued an ID token: ${idp.events}`);
+    // The control: the provider's setting is in force.
+    assert.equal(
+      idToken.email,
+      setup.claimsInIdToken ? login : undefined,
+      `email in the ID token (claims in the ID token: ${setup.claimsInIdToken}): ${JSON.stringify(idToken)}`,
+    );
+  }
   assert.equal(answer.body.user.email, login, `the signed-in user's email: ${JSON.stringify(answer.body.user)}`);
   assert.equal(answer.body.user.name, `User ${login}`, `the signed-in user's name: ${JSON.stringify(answer.body.user)}`);
   assert.equal(answer.body.return_to, '/');
@@ -334,19 +355,26 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
   assert.ok(cookie, 'signed in with a session cookie');
   assertCookie(cookie, expected);
   assert.notEqual(cookie.value, pending.value, 'signing in issues a new session id');
-  assert.equal(await sessionStatusWithCookie(backendOrigin, pending), 401, 'the pre-login session id is dead');
+  const deadEverywhere = setup.servers.map(() => 401);
+  assert.deepEqual(await statusOnEveryServer(setup, pending), deadEverywhere, 'the pre-login session id is dead');
 
   const session = await callApi(page, 'session');
   assert.equal(session.status, 200, JSON.stringify(session));
   assert.equal(session.body.user.email, login, `the session's user: ${JSON.stringify(session.body.user)}`);
   assert.equal(session.body.user.name, `User ${login}`, `the session's user: ${JSON.stringify(session.body.user)}`);
-  assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 200, 'the server holds the session');
-
-  await expectInOrder(
-    () => loggedSince(backend, mark),
-    ['POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 200', 'GET /api/auth/session 200'],
-    'the server',
+  assert.deepEqual(
+    await statusOnEveryServer(setup, cookie),
+    setup.servers.map(() => 200),
+    'the server holds the session',
   );
+
+  if (backend) {
+    await expectInOrder(
+      () => loggedSince(backend, mark),
+      ['POST /api/auth/oidc/start 200', 'POST /api/auth/oidc/callback 200', 'GET /api/auth/session 200'],
+      'the server',
+    );
+  }
   assert.ok(user);
   return { user: session.body.user, cookie, callback };
 }
@@ -363,26 +391,30 @@ async function signIn({ page, browser, setup, login, expected, flow }) {
 async function logOut({ page, browser, setup, cookie }) {
   const { idp, backend, backendOrigin, frontendOrigin, pageUrl, clientId } = setup;
   const host = new URL(backendOrigin).hostname;
-  const mark = backend.responses().length;
+  const mark = backend?.responses().length;
   await Promise.all([page.waitForURL(onProvider(idp, '/session/end')), page.locator('#logout').click()]);
   const endSession = new URL(page.url());
   assert.equal(endSession.searchParams.get('client_id'), clientId, `${endSession}`);
   assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), pageUrl, `${endSession}`);
   assert.equal(endSession.searchParams.get('id_token_hint'), null, `an ID token in the browser's address bar: ${endSession}`);
   // The session is gone on the server before the browser reaches the provider.
-  assert.equal(await sessionStatusWithCookie(backendOrigin, cookie), 401, 'the server deleted the session');
+  assert.deepEqual(await statusOnEveryServer(setup, cookie), setup.servers.map(() => 401), 'the server deleted the session');
   assert.equal(await jarCookie(browser, host), undefined, 'logout removed the cookie from the jar');
-  await expectInOrder(() => loggedSince(backend, mark), ['POST /api/auth/logout 200', 'GET /api/auth/session 401'], 'the server');
+  if (backend) {
+    await expectInOrder(() => loggedSince(backend, mark), ['POST /api/auth/logout 200', 'GET /api/auth/session 401'], 'the server');
+  }
 
   // The provider's own question, then back to the post-logout page.
-  const ends = idp.events.filter((e) => e === 'end_session.success').length;
+  const ends = idp.events?.filter((e) => e === 'end_session.success').length;
   await page.getByRole('heading', { name: /^Do you want to sign-out from / }).waitFor();
   await Promise.all([
     page.waitForURL((url) => url.origin === frontendOrigin),
     page.getByRole('button', { name: 'Yes, sign me out' }).click(),
   ]);
   await expectText(page, '#who', 'Not signed in');
-  assert.equal(idp.events.filter((e) => e === 'end_session.success').length, ends + 1, 'the provider ended its session');
+  if (idp.events) {
+    assert.equal(idp.events.filter((e) => e === 'end_session.success').length, ends + 1, 'the provider ended its session');
+  }
 }
 
 /**
@@ -436,6 +468,90 @@ async function fullFlow({ shape, client, blockThirdPartyCookies = true, expected
   // Each code was redeemed exactly once, and nothing was refused.
   assert.equal(idp.events.filter((e) => e === 'grant.success').length, 2, `provider: ${idp.events}`);
   assert.deepEqual(idp.events.filter((e) => e.includes('error')), [], 'provider errors');
+}
+
+// ------------------------------------------------------------ behind nginx
+
+/** The instance that answers a GET from outside the browser through nginx (its `X-Upstream`). */
+function upstreamOfProbe(origin) {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${origin}/api/health`, { lookup: localhostToLoopback }, (response) => {
+        response.resume();
+        resolve(response.headers['x-upstream']);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * Run by tests/proxy.rs: nginx round-robin (`PROXY_ORIGIN`) in front of two
+ * instances (`INSTANCE_ORIGINS`, each reached directly, comma-separated) of
+ * a same-origin `auth = oidc` project whose sessions are in one Redis; the
+ * provider (`OIDC_ISSUER`, client `OIDC_CLIENT_ID`) is `node provider.mjs`,
+ * started by the test before the instances, which discover it at start-up.
+ *
+ * The sign-in starts on one instance and the page's relay reaches the
+ * other: the pending sign-in (state, nonce, PKCE verifier) is in the
+ * session, which both read from Redis. nginx (one worker) hands requests to
+ * the instances in turn, so just before the relay leaves the page, requests
+ * from outside the browser take turns until the next one is the other
+ * instance's; which instance answered each is then checked, not assumed.
+ * Then the session is read through nginx and from each instance directly,
+ * and the user logs out (both instances forget the session, then the
+ * provider's end-session page).
+ */
+async function behindProxy() {
+  const origin = process.env.PROXY_ORIGIN;
+  const setup = {
+    idp: { issuer: process.env.OIDC_ISSUER },
+    backendOrigin: origin,
+    frontendOrigin: origin,
+    pageUrl: `${origin}/`,
+    clientId: process.env.OIDC_CLIENT_ID,
+    servers: process.env.INSTANCE_ORIGINS.split(','),
+  };
+  assert.equal(setup.servers.length, 2, `two instances: ${setup.servers}`);
+  for (const server of setup.servers) {
+    await waitFor(`${server} to be ready (provider discovered)`, async () => (await status(`${server}/api/ready`)) === 200);
+  }
+  const browser = await launchChromium({ blockThirdPartyCookies: true });
+  const page = await openPage(browser, setup.pageUrl);
+  const flow = recordFlow(page);
+  const answeredBy = recordUpstreams(page, origin);
+  const upstreamOf = (request) => answeredBy.findLast((answer) => answer.request === request)?.by;
+
+  await page.route(
+    (url) => url.pathname === '/api/auth/oidc/callback',
+    async (route) => {
+      const startedOn = upstreamOf('POST /api/auth/oidc/start 200');
+      // Stops once the probe went to the instance that started the sign-in:
+      // the next request goes to the other one.
+      for (let turns = 0; turns < 2 && (await upstreamOfProbe(origin)) !== startedOn; turns++);
+      await route.continue();
+    },
+  );
+
+  const login = `proxied-${randomUUID()}@example.com`;
+  const { cookie } = await signIn({ page, browser, setup, login, expected: LAX_DEV_COOKIE, flow });
+  const startedOn = upstreamOf('POST /api/auth/oidc/start 200');
+  const relayedTo = upstreamOf('POST /api/auth/oidc/callback 200');
+  assert.ok(startedOn && relayedTo, `both through nginx: ${JSON.stringify(answeredBy)}`);
+  assert.notEqual(relayedTo, startedOn, 'the callback reached the instance that did not start the sign-in');
+  console.log(`sign-in started on ${startedOn}, its callback relayed to ${relayedTo}`);
+  await page.unrouteAll();
+
+  for (let n = 0; n < 2; n++) {
+    // Twice in a row: round-robin sends them to different instances.
+    const session = await callApi(page, 'session');
+    assert.equal(session.status, 200, JSON.stringify(session));
+    assert.equal(session.body.user.email, login, JSON.stringify(session.body.user));
+  }
+
+  await logOut({ page, browser, setup, cookie });
+  for (let n = 0; n < 2; n++) assert.equal((await callApi(page, 'session')).status, 401);
+  assert.deepEqual(page.corsErrors, []);
+  assertBothInstancesAnswered(answeredBy);
 }
 
 // ----------------------------------------------------------- hostile cases
@@ -753,6 +869,7 @@ const scenarios = {
       startup: SAME_SITE_STARTUP,
       conformIdTokenClaims: false,
     }),
+  'oidc-behind-proxy': () => behindProxy(),
   ...hostile,
 };
 

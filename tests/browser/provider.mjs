@@ -14,7 +14,8 @@
 //   node provider.mjs <port> <redirect_uri> [post_logout_redirect_uri]
 //
 // which serves a public client `spa` and a confidential client `app` (secret
-// `app-secret`) registered for those URIs.
+// `app-secret`) registered for those URIs, and prints a line for each of its
+// events (`provider: grant.success`, ...). tests/proxy.rs starts it so.
 //
 // The login form's "login" becomes the account id (`sub`); an account whose
 // login looks like an email address has it as its `email`, and every account
@@ -45,8 +46,9 @@ import Provider from 'oidc-provider';
  * lists what the provider did (`grant.success`, `grant.error invalid_grant`,
  * `userinfo 200`, `end_session.success`, ...) for the scenarios to assert
  * on, and `idTokens` holds the payload of each ID token it issued.
+ * `onEvent` is called with each event as it is recorded.
  */
-export async function startProvider({ clients, port = 0, loginTtlSecs = 600, conformIdTokenClaims }) {
+export async function startProvider({ clients, port = 0, loginTtlSecs = 600, conformIdTokenClaims, onEvent }) {
   const server = http.createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -107,11 +109,15 @@ export async function startProvider({ clients, port = 0, loginTtlSecs = 600, con
   });
 
   const events = [];
+  const record = (event) => {
+    events.push(event);
+    onEvent?.(event);
+  };
   for (const name of ['authorization.success', 'grant.success', 'end_session.success', 'interaction.ended']) {
-    provider.on(name, () => events.push(name));
+    provider.on(name, () => record(name));
   }
   for (const name of ['authorization.error', 'grant.error', 'userinfo.error', 'end_session.error', 'server_error']) {
-    provider.on(name, (ctx, error) => events.push(`${name} ${error.error ?? error.message}`));
+    provider.on(name, (ctx, error) => record(`${name} ${error.error ?? error.message}`));
   }
 
   // What the relying party was given: the payload of every ID token issued,
@@ -127,7 +133,7 @@ export async function startProvider({ clients, port = 0, loginTtlSecs = 600, con
   // the request in its route, so this one waits for it with `await next()`).
   provider.use(async (ctx, next) => {
     await next();
-    if (ctx.path === userinfoPath) events.push(`userinfo ${ctx.status}`);
+    if (ctx.path === userinfoPath) record(`userinfo ${ctx.status}`);
   });
 
   server.on('request', provider.callback());
@@ -162,6 +168,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   };
   const { issuer } = await startProvider({
     port: Number(port),
+    onEvent: (event) => console.log(`provider: ${event}`),
     clients: [
       { client_id: 'spa', token_endpoint_auth_method: 'none', ...registered },
       { client_id: 'app', client_secret: 'app-secret', ...registered },
