@@ -47,13 +47,26 @@ export function tempDir(prefix) {
   return dir;
 }
 
+/**
+ * Ports handed out by `freePort`, never twice. Every server this process
+ * starts listens on one (not on port 0): the system's choice for port 0 may
+ * be a port just handed out for a backend that has not bound it yet (seen:
+ * a provider took its backend's port, which then failed to start).
+ */
+const handedOut = new Set();
+
 /** A port that was free a moment ago (the backend must know its origin before it binds). */
 export async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const server = net.createServer();
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address();
+    await new Promise((resolve) => server.close(resolve));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Waits until `predicate()` is truthy, failing with `what` after PATIENCE_MS. */
@@ -235,7 +248,11 @@ export async function serveUnpartitionedCookie(frontendOrigin) {
 }
 
 async function listen(server) {
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await freePort();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   onExit(() => new Promise((resolve) => server.close(resolve)));
   return server.address().port;
 }

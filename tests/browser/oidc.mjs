@@ -93,6 +93,8 @@ async function startOidc({ shape, client = 'confidential', env = {}, conformIdTo
   const clientId = `${shape}-${client}`;
   const confidential = client === 'confidential';
   const idp = await startProvider({
+    // Not port 0: see freePort.
+    port: await freePort(),
     conformIdTokenClaims,
     clients: [
       {
