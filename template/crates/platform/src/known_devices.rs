@@ -7,7 +7,7 @@
 //! out (ten wrong guesses, then one every window). This is OWASP's "device
 //! cookie" answer: a successful sign-in gives the browser a long-lived
 //! random token, and attempts that present a token known for that account
-//! draw on an allowance of their own (`AuthThrottle::check_known_device`).
+//! draw on an allowance of their own (`AuthThrottle::check_account_from`).
 //! The owner's browsers keep signing in while strangers are throttled; a
 //! browser the owner has never used shares the throttled allowance.
 //!
@@ -52,18 +52,6 @@ where
 }
 
 impl DeviceCookie {
-    /// Whether the browser's token was given to `user_id` before.
-    pub async fn is_known_for<E: Engine>(
-        &self,
-        db: &sqlx::Pool<E>,
-        user_id: i64,
-    ) -> Result<bool, sqlx::Error> {
-        match &self.token {
-            Some(token) => E::is_known_device(db, &token.digest, user_id, remembered_since()).await,
-            None => Ok(false),
-        }
-    }
-
     /// The throttling key of this browser for `user_id` if the account has
     /// signed in from it before (`AuthThrottle::check_account_from`), `None`
     /// for any other browser.
@@ -72,12 +60,11 @@ impl DeviceCookie {
         db: &sqlx::Pool<E>,
         user_id: i64,
     ) -> Result<Option<String>, sqlx::Error> {
-        Ok(match &self.token {
-            Some(token) if self.is_known_for(db, user_id).await? => {
-                Some(token.throttle_key(user_id))
-            }
-            _ => None,
-        })
+        let Some(token) = &self.token else {
+            return Ok(None);
+        };
+        let known = E::is_known_device(db, &token.digest, user_id, remembered_since()).await?;
+        Ok(known.then(|| token.throttle_key(user_id)))
     }
 
     /// Remembers this browser for `user_id`: the `Set-Cookie` value to send.
@@ -122,7 +109,7 @@ impl DeviceToken {
     }
 
     /// A key that identifies this device for this account, for throttling.
-    pub fn throttle_key(&self, user_id: i64) -> String {
+    fn throttle_key(&self, user_id: i64) -> String {
         format!("{user_id}:{}", self.digest)
     }
 }

@@ -265,7 +265,7 @@ impl AuthThrottle {
     /// as the account's, but separate: attempts from elsewhere, an
     /// attacker's among them, cannot use it up, so they cannot lock the
     /// owner out of their own devices.
-    pub fn check_known_device(&self, device: &str) -> Result<(), ApiError> {
+    fn check_known_device(&self, device: &str) -> Result<(), ApiError> {
         self.per_device
             .check_key(&device.to_owned())
             .map_err(|not_until| self.refuse(not_until, "known device"))
