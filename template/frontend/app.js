@@ -66,4 +66,7 @@ document.querySelector('#logout').addEventListener('click', async () => {
   await refresh();
 });
 
+// Another part of the page (the account section) signed this browser out.
+document.addEventListener('signed-out', refresh);
+
 refresh();

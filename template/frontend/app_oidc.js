@@ -111,4 +111,7 @@ document.querySelector('#logout').addEventListener('click', async () => {
   await refresh();
 });
 
+// Another part of the page (the account section) signed this browser out.
+document.addEventListener('signed-out', refresh);
+
 finishSignIn().catch((error) => console.error(error)).finally(refresh);

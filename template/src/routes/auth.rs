@@ -18,7 +18,7 @@ use axum::{
 };
 use platform::{
     ApiError,
-    extract::{CurrentUser, Json},
+    extract::{CurrentUser, Json, UserAgent},
     known_devices::DeviceCookie,
     password::Passwords,
     rate_limit::{AuthThrottle, ClientIp},
@@ -87,6 +87,10 @@ impl From<User> for UserResponse {
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an axum handler takes one extractor per part of the request it uses"
+)]
 async fn signup(
     State(db): State<Pool>,
     State(passwords): State<Passwords>,
@@ -94,6 +98,7 @@ async fn signup(
     client: ClientIp,
     session: Session,
     device: DeviceCookie,
+    user_agent: UserAgent,
     Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = normalise_email(&input.email)?;
@@ -116,7 +121,7 @@ async fn signup(
                 "an account with this email exists",
             )
         })?;
-    session::sign_in(&session, &user).await?;
+    session::sign_in(&session, &user, user_agent).await?;
     let device = device.remember(&db, user.id).await?;
     tracing::info!(user_id = user.id, "signed up");
     Ok((
@@ -126,6 +131,10 @@ async fn signup(
     ))
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an axum handler takes one extractor per part of the request it uses"
+)]
 async fn login(
     State(db): State<Pool>,
     State(passwords): State<Passwords>,
@@ -133,6 +142,7 @@ async fn login(
     client: ClientIp,
     session: Session,
     device: DeviceCookie,
+    user_agent: UserAgent,
     Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
     let wrong = || {
@@ -168,7 +178,7 @@ async fn login(
     let Some(credentials) = found.filter(|_| matches) else {
         return Err(wrong());
     };
-    session::sign_in(&session, &credentials.user).await?;
+    session::sign_in(&session, &credentials.user, user_agent).await?;
     let new_device = match known_device {
         Some(_) => None,
         None => Some(device.remember(&db, credentials.user.id).await?),

@@ -17,7 +17,7 @@ use axum::{
 };
 use platform::{
     ApiError,
-    extract::{CurrentUser, Json},
+    extract::{CurrentUser, Json, UserAgent},
     oidc::{Provider, login},
     rate_limit::{AuthThrottle, ClientIp},
     session,
@@ -94,6 +94,7 @@ async fn callback(
     State(db): State<Pool>,
     State(sessions): State<Sessions>,
     session: Session,
+    user_agent: UserAgent,
     Json(input): Json<login::Callback>,
 ) -> Result<impl IntoResponse, ApiError> {
     let verified = login::finish(&provider, &session, input).await?;
@@ -106,7 +107,7 @@ async fn callback(
         identity.name.as_deref(),
     )
     .await?;
-    session::sign_in(&session, &user).await?;
+    session::sign_in(&session, &user, user_agent).await?;
     login::signed_in(&provider, &session, sessions.lifetime(), identity).await?;
     // The provider may have changed the email or name: the account's other
     // sessions show the new ones.

@@ -10,6 +10,7 @@
 mod auth;
 mod health;
 mod notes;
+mod sessions;
 
 use axum::{Router, http::StatusCode};
 use platform::ApiError;
@@ -20,6 +21,7 @@ use crate::state::AppState;
 pub fn api() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(sessions::router())
         .merge(notes::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(method_not_allowed)

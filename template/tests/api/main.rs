@@ -27,6 +27,7 @@ mod oidc;
 mod oidc_hostile;
 {%- endif %}
 mod restart;
+mod sessions;
 {%- if database == "postgres" or session_store == "redis" %}
 mod shared_store;
 {%- endif %}

@@ -114,3 +114,25 @@ async fn an_account_deleted_in_the_database_is_signed_out_on_all() {
     }
 }
 {%- endif %}
+
+#[tokio::test]
+async fn a_session_ended_through_one_instance_is_refused_by_all_at_once() {
+    let a = spawn_app().await;
+    let b = spawn_instance(&a.database, &[]).await;
+    let email = crate::helpers::sign_in::new_email();
+    let on_a = signed_in_cookie(&a, &email).await;
+    b.sign_in_as(&email).await;
+
+    let listed: Value = b.get("/api/auth/sessions").await.json().await.unwrap();
+    let sessions = listed["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{listed}");
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap();
+    let path = format!("/api/auth/sessions/{}", other["id"].as_str().unwrap());
+    assert_eq!(b.delete(&path).await.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(
+        error_code(a.session_with_cookie(&on_a).await, StatusCode::UNAUTHORIZED).await,
+        "unauthenticated"
+    );
+    assert_eq!(b.session().await.status(), StatusCode::OK);
+}

@@ -16,6 +16,13 @@
 //!   instance ([`Sessions::refresh`](crate::session_store::Sessions::refresh));
 //! - a copy written by an older version of the type (a field added since)
 //!   is read again from the database, and the session keeps going.
+//!
+//! A signed-in session also describes itself for the list of its user's
+//! sessions ([`Summary`]): when it signed in, when it was last renewed, the
+//! browser's `User-Agent`, and a random handle by which the user can end it
+//! from another browser. The handle is never the cookie's session id, so
+//! the list can be shown to the user (or leak into a frontend's logs)
+//! without giving anyone a session.
 
 use std::{future::Future, time::Duration};
 
@@ -29,6 +36,7 @@ use tower_sessions::{
 use crate::{
     cookie_policy::CookiePolicy,
     error::ApiError,
+    extract::UserAgent,
     settings::{ConfigError, Env},
 };
 
@@ -66,6 +74,12 @@ struct SignedIn {
     signed_in_at: i64,
     /// Unix time of the last write, used to slide the idle timeout.
     renewed_at: i64,
+    /// This session's name in its user's list of sessions (see [`Summary`]).
+    /// Sessions signed in by an older version of this crate get one on
+    /// their next request.
+    handle: Option<String>,
+    /// The browser's `User-Agent` at sign-in, shortened.
+    user_agent: Option<String>,
 }
 
 /// The parts of [`SignedIn`] read on every request, besides the copy.
@@ -111,13 +125,15 @@ pub fn layer<S: SessionStore + Clone>(
         .with_expiry(Expiry::OnInactivity(to_time(lifetime.inactivity)))
 }
 
-/// Signs `user` in. The session starts clean under a new id: an id an
-/// attacker planted before login (session fixation) is worthless
-/// afterwards, and nothing the browser's session held before (a previous
-/// user's keys, a sign-in started elsewhere) carries over.
+/// Signs `user` in, from the browser that sent `user_agent`. The session
+/// starts clean under a new id: an id an attacker planted before login
+/// (session fixation) is worthless afterwards, and nothing the browser's
+/// session held before (a previous user's keys, a sign-in started
+/// elsewhere) carries over.
 pub async fn sign_in<U: Account>(
     session: &Session,
     user: &U,
+    user_agent: UserAgent,
 ) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
     session.clear().await;
@@ -126,8 +142,66 @@ pub async fn sign_in<U: Account>(
         account: serde_json::to_value(user)?,
         signed_in_at: now(),
         renewed_at: now(),
+        handle: Some(new_handle()),
+        user_agent: user_agent.0,
     };
     session.insert(USER_KEY, signed_in).await
+}
+
+/// A new handle: 128 random bits, drawn as session ids are, and unrelated
+/// to this session's id.
+fn new_handle() -> String {
+    tower_sessions::session::Id::default().to_string()
+}
+
+/// One signed-in session, as its user's list of sessions shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The session's handle: what the user names it by to end it
+    /// ([`Sessions::end_one_of`](crate::session_store::Sessions::end_one_of)).
+    pub handle: String,
+    /// When it signed in.
+    pub signed_in_at: time::OffsetDateTime,
+    /// When it was last renewed: the stores write a session only once half
+    /// of its idle window has passed, so this is as precise as that.
+    pub last_seen_at: time::OffsetDateTime,
+    /// The browser's `User-Agent` at sign-in, shortened.
+    pub user_agent: Option<String>,
+}
+
+/// The parts of [`SignedIn`] a [`Summary`] shows.
+#[derive(Deserialize)]
+struct Listed {
+    signed_in_at: i64,
+    renewed_at: i64,
+    handle: Option<String>,
+    user_agent: Option<String>,
+}
+
+/// The summary of the session in `record`, if it is signed in as
+/// `user_id` (and has a handle: one signed in by an older version of this
+/// crate gets it on its next request).
+pub(crate) fn summary_of(record: &Record, user_id: i64) -> Option<Summary> {
+    let signed_in = record.data.get(USER_KEY)?;
+    if signed_in.get("id")?.as_i64()? != user_id {
+        return None;
+    }
+    let listed = Listed::deserialize(signed_in).ok()?;
+    let at = |unix| time::OffsetDateTime::from_unix_timestamp(unix).ok();
+    Some(Summary {
+        handle: listed.handle?,
+        signed_in_at: at(listed.signed_in_at)?,
+        last_seen_at: at(listed.renewed_at)?,
+        user_agent: listed.user_agent,
+    })
+}
+
+/// This session's handle, if it is signed in.
+pub async fn handle(session: &Session) -> Result<Option<String>, ApiError> {
+    Ok(session
+        .get_value(USER_KEY)
+        .await?
+        .and_then(|signed_in| Some(signed_in.get("handle")?.as_str()?.to_owned())))
 }
 
 /// The signed-in user, if any. A session older than `lifetime.max` is
@@ -183,6 +257,10 @@ pub async fn user<U: Account>(
             fresh
         }
     };
+    if value.get("handle").is_none_or(Value::is_null) {
+        value["handle"] = new_handle().into();
+        changed = true;
+    }
     let half_window = i64::try_from(lifetime.inactivity.as_secs() / 2).unwrap_or(i64::MAX);
     if now().saturating_sub(stamps.renewed_at) >= half_window {
         value["renewed_at"] = now().into();
@@ -341,7 +419,9 @@ mod tests {
             .await
             .unwrap();
         session.insert("cart", vec![1, 2, 3]).await.unwrap();
-        sign_in(&session, &ada()).await.unwrap();
+        sign_in(&session, &ada(), UserAgent::default())
+            .await
+            .unwrap();
         assert_eq!(session.get::<String>("oidc_pending").await.unwrap(), None);
         assert_eq!(session.get::<Vec<i32>>("cart").await.unwrap(), None);
         assert_eq!(signed_in_id(&session).await.unwrap(), Some(7));
@@ -354,6 +434,8 @@ mod tests {
             account: serde_json::to_value(ada()).unwrap(),
             signed_in_at: now() - seconds_ago,
             renewed_at: now() - 60,
+            handle: Some(new_handle()),
+            user_agent: None,
         };
         session.insert(USER_KEY, signed_in).await.unwrap();
         session
@@ -383,7 +465,9 @@ mod tests {
     async fn a_copy_of_an_older_shape_is_read_again_once_and_the_session_goes_on() {
         let reads = Reads::default();
         let session = new_session();
-        sign_in(&session, &ada()).await.unwrap();
+        sign_in(&session, &ada(), UserAgent::default())
+            .await
+            .unwrap();
 
         let upgraded = user::<UserWithName>(&session, LIFETIME, || reads.clone())
             .await
@@ -407,7 +491,9 @@ mod tests {
             id: 8,
             email: "gone@example.com".into(),
         };
-        sign_in(&session, &gone).await.unwrap();
+        sign_in(&session, &gone, UserAgent::default())
+            .await
+            .unwrap();
         let found = user::<UserWithName>(&session, LIFETIME, || reads.clone())
             .await
             .unwrap();
@@ -419,7 +505,9 @@ mod tests {
     async fn the_stores_find_the_signed_in_user_in_a_record() {
         let store = Arc::new(MemoryStore::default());
         let session = Session::new(None, store.clone(), None);
-        sign_in(&session, &ada()).await.unwrap();
+        sign_in(&session, &ada(), UserAgent::default())
+            .await
+            .unwrap();
         session.save().await.unwrap();
         let id = session.id().expect("saved");
         let mut record = store.load(&id).await.unwrap().expect("stored");

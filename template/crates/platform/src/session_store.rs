@@ -16,7 +16,10 @@
 //! CASCADE`, Redis keeps a set of session ids per user. On that index
 //! [`Sessions`], the handle the application keeps in its state, ends every
 //! session of a deleted account and refreshes every session's copy of a
-//! changed one, on every instance at once.
+//! changed one, on every instance at once. It also lists a user's sessions
+//! and ends one of them by its handle ("sign out the laptop I left at
+//! work"): through the store, so the session is gone for every instance as
+//! soon as the call returns.
 
 #[cfg(feature = "session-cache")]
 mod cached;
@@ -41,7 +44,7 @@ pub use redis::{Redis, Settings as RedisSettings};
 #[cfg(feature = "sql-sessions")]
 pub use table::Table;
 
-use crate::session::{self, Account, Lifetime};
+use crate::session::{self, Account, Lifetime, Summary};
 
 /// A session store that can find and end the sessions of one user.
 #[async_trait]
@@ -100,6 +103,39 @@ impl Sessions {
     /// every instance at once.
     pub async fn end_all_of(&self, user_id: i64) -> session_store::Result<()> {
         self.store.end_sessions_of(user_id).await
+    }
+
+    /// The live sessions of `user_id`, the most recently active first (then
+    /// the most recently signed in).
+    pub async fn list_of(&self, user_id: i64) -> session_store::Result<Vec<Summary>> {
+        let mut listed = Vec::new();
+        for id in self.store.sessions_of(user_id).await? {
+            // Loaded one by one: a store's load skips expired sessions.
+            if let Some(record) = self.store.load(&id).await?
+                && let Some(summary) = session::summary_of(&record, user_id)
+            {
+                listed.push(summary);
+            }
+        }
+        listed.sort_by(|a, b| {
+            (b.last_seen_at, b.signed_in_at).cmp(&(a.last_seen_at, a.signed_in_at))
+        });
+        Ok(listed)
+    }
+
+    /// Ends the session of `user_id` whose handle is `handle`, on every
+    /// instance at once; whether there was one. A handle of another user's
+    /// session finds nothing.
+    pub async fn end_one_of(&self, user_id: i64, handle: &str) -> session_store::Result<bool> {
+        for id in self.store.sessions_of(user_id).await? {
+            if let Some(record) = self.store.load(&id).await?
+                && session::summary_of(&record, user_id).is_some_and(|s| s.handle == handle)
+            {
+                self.store.delete(&id).await?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Gives every live session of `user` its new copy, on every instance

@@ -23,6 +23,9 @@ pub struct Browser {
     pub client: Client,
 }
 
+/// The `User-Agent` a [`Browser`] sends.
+pub const USER_AGENT: &str = "platform::testing::Browser";
+
 impl Browser {
     /// A browser with an empty cookie jar.
     pub fn new(address: impl Into<String>) -> Self {
@@ -30,6 +33,7 @@ impl Browser {
             address: address.into(),
             client: Client::builder()
                 .cookie_store(true)
+                .user_agent(USER_AGENT)
                 .build()
                 .expect("an HTTP client"),
         }

@@ -113,6 +113,9 @@ async fn spawn_instance_with_api(
     let app = Application::build_with_api(config, api)
         .await
         .expect("application starts");
+    // The migrations have run: number this database's users apart from
+    // every other test's (sessions of one user id share an index in Redis).
+    database.spread_user_ids().await;
     let address = format!("http://{}", app.local_addr().expect("bound address"));
     let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();

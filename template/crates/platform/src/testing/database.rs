@@ -6,6 +6,8 @@ pub struct TestDatabase {
     /// `DATABASE_URL` for the application under test.
     pub url: String,
     engine: TestEngine,
+    /// Whether [`Self::spread_user_ids`] has run.
+    spread: std::sync::atomic::AtomicBool,
 }
 
 enum TestEngine {
@@ -27,6 +29,7 @@ impl TestDatabase {
         Self {
             url,
             engine: TestEngine::Sqlite(dir),
+            spread: Default::default(),
         }
     }
 
@@ -62,7 +65,45 @@ impl TestDatabase {
         Self {
             url: format!("{server}/{name}"),
             engine: TestEngine::Postgres { server, name },
+            spread: Default::default(),
         }
+    }
+
+    /// Makes the `users` table (which must exist, and be empty) number its
+    /// rows from a point no other test database uses at the same time.
+    ///
+    /// Every test database numbers its users from 1, but tests whose
+    /// sessions are in Redis share one Redis, where the stores keep an index
+    /// of sessions per user id: without this, one test listing (or ending)
+    /// the sessions of its user 1 would see (or end) another test's. Runs
+    /// once per database; later calls do nothing.
+    pub async fn spread_user_ids(&self) {
+        use std::sync::atomic::{AtomicI64, Ordering};
+
+        if self.spread.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        static NEXT: AtomicI64 = AtomicI64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        // A million ids apart, below 2^53 so JavaScript reads them exactly.
+        let slot = i64::try_from(nanos % 1_000_000_000).unwrap_or_default();
+        let first = (slot * 8 + NEXT.fetch_add(1, Ordering::Relaxed) % 8) * 1_000_000 + 1;
+        let sql = match &self.engine {
+            #[cfg(feature = "sqlite")]
+            TestEngine::Sqlite(_) => format!(
+                "DELETE FROM sqlite_sequence WHERE name = 'users';
+                 INSERT INTO sqlite_sequence (name, seq) VALUES ('users', {});",
+                first - 1
+            ),
+            #[cfg(feature = "postgres")]
+            TestEngine::Postgres { .. } => {
+                format!("ALTER TABLE users ALTER COLUMN id RESTART WITH {first}")
+            }
+        };
+        self.execute(&sql).await;
     }
 
     /// Runs SQL on a connection of its own, as an operator (or a broken

@@ -32,6 +32,7 @@ mod properties;
 mod redis_index;
 mod session_cache;
 mod session_cleanup;
+mod session_list;
 mod session_races;
 mod slow_clients;
 mod spa;

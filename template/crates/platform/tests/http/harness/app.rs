@@ -15,7 +15,7 @@ use axum::{
 use platform::{
     ApiError,
     cookie_policy::CookiePolicy,
-    extract::{CurrentUser, Json},
+    extract::{CurrentUser, Json, Path, UserAgent},
     password::Passwords,
     probes,
     rate_limit::{AuthThrottle, ClientIp},
@@ -78,6 +78,8 @@ pub fn api() -> Router<TestState> {
         .route("/api/auth/session", get(current_session))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/account", delete(delete_account))
+        .route("/api/auth/sessions", get(list_sessions))
+        .route("/api/auth/sessions/{handle}", delete(end_session))
         .route("/api/auth/email", patch(change_email))
         .route("/api/things", get(things))
         .route("/api/test/accounts", post(create_account))
@@ -138,6 +140,7 @@ async fn signup(
     State(throttle): State<Arc<AuthThrottle>>,
     client: ClientIp,
     session: Session,
+    user_agent: UserAgent,
     Json(input): Json<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     throttle.check(client, &input.email)?;
@@ -150,7 +153,7 @@ async fn signup(
             "an account with this email exists",
         ));
     };
-    session::sign_in(&session, &user).await?;
+    session::sign_in(&session, &user, user_agent).await?;
     Ok((StatusCode::CREATED, user_answer(&user)))
 }
 
@@ -176,6 +179,7 @@ async fn login(
     State(throttle): State<Arc<AuthThrottle>>,
     client: ClientIp,
     session: Session,
+    user_agent: UserAgent,
     Json(input): Json<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     throttle.check_address(client)?;
@@ -187,7 +191,7 @@ async fn login(
             "email or password is incorrect",
         ));
     };
-    session::sign_in(&session, &user).await?;
+    session::sign_in(&session, &user, user_agent).await?;
     Ok(user_answer(&user))
 }
 
@@ -195,6 +199,43 @@ async fn current_session(
     CurrentUser(user): CurrentUser<TestUser>,
 ) -> axum::Json<serde_json::Value> {
     user_answer(&user)
+}
+
+/// The signed-in user's sessions, as an application lists them.
+async fn list_sessions(
+    State(sessions): State<Sessions>,
+    CurrentUser(user): CurrentUser<TestUser>,
+    session: Session,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let current = session::handle(&session).await?;
+    let listed: Vec<_> = sessions
+        .list_of(user.id)
+        .await?
+        .into_iter()
+        .map(|summary| {
+            json!({
+                "id": summary.handle,
+                "created_at": summary.signed_in_at.unix_timestamp(),
+                "last_seen_at": summary.last_seen_at.unix_timestamp(),
+                "user_agent": summary.user_agent,
+                "current": current.as_deref() == Some(summary.handle.as_str()),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "sessions": listed })))
+}
+
+/// Ends one of the signed-in user's sessions by its handle: 204, or 404.
+async fn end_session(
+    State(sessions): State<Sessions>,
+    CurrentUser(user): CurrentUser<TestUser>,
+    Path(handle): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if sessions.end_one_of(user.id, &handle).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
 }
 
 async fn logout(session: Session) -> Result<StatusCode, ApiError> {

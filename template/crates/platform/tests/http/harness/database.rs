@@ -105,6 +105,7 @@ impl TestDatabase {
             (platform::testing::TestDatabase::sqlite(), SCHEMA_SQLITE)
         };
         database.execute(schema).await;
+        database.spread_user_ids().await;
         Self {
             store,
             url: database.url.clone(),

@@ -1,0 +1,61 @@
+// The signed-in user's account: every browser signed in to it, with a
+// button to sign any of them out, and deleting the account. Delete this
+// file, its <script> tag and the account <section> in index.html to remove
+// it.
+
+import { api, call, show } from './app.js';
+
+Object.assign(api, {
+  listSessions: () => call('GET', '/api/auth/sessions'),
+  endSession: (id) => call('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
+  // Password projects confirm with the password; a hosted login needs none.
+  deleteAccount: (password) =>
+    call('DELETE', '/api/auth/account', password === undefined ? undefined : { password }),
+});
+
+const section = document.querySelector('#account-section');
+const list = document.querySelector('#sessions');
+
+/** Shows the account's sessions, the most recently active first. */
+async function load() {
+  const result = await api.listSessions();
+  if (result.status !== 200) {
+    show(result);
+    return;
+  }
+  list.replaceChildren();
+  for (const session of result.body.sessions) {
+    const item = document.createElement('li');
+    const seen = new Date(session.last_seen_at).toLocaleString();
+    // Text, never HTML: the user agent is whatever the browser sent.
+    item.textContent = `${session.user_agent ?? 'Unknown browser'}, last seen ${seen}`;
+    if (session.current) item.textContent += ' (this browser)';
+    const end = document.createElement('button');
+    end.type = 'button';
+    end.textContent = 'Sign out';
+    end.addEventListener('click', async () => {
+      show(await api.endSession(session.id));
+      // Signing this browser out changes who is signed in; any other only the list.
+      if (session.current) document.dispatchEvent(new Event('signed-out'));
+      else await load();
+    });
+    item.append(' ', end);
+    list.append(item);
+  }
+}
+
+document.addEventListener('session', ({ detail: { user } }) => {
+  section.hidden = !user;
+  if (user) load();
+});
+
+document.querySelector('#delete-account').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const password = document.querySelector('#delete-password');
+  const result = await api.deleteAccount(password ? password.value : undefined);
+  show(result);
+  if (result.status === 204) {
+    event.target.reset();
+    document.dispatchEvent(new Event('signed-out'));
+  }
+});
