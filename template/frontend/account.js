@@ -1,11 +1,14 @@
 // The signed-in user's account: every browser signed in to it, with a
-// button to sign any of them out, and deleting the account. Delete this
+// button to sign any of them out, changing the password (password projects;
+// every other browser is signed out), and deleting the account. Delete this
 // file, its <script> tag and the account <section> in index.html to remove
 // it.
 
 import { api, call, show } from './app.js';
 
 Object.assign(api, {
+  changePassword: (currentPassword, password) =>
+    call('POST', '/api/auth/password', { current_password: currentPassword, password }),
   listSessions: () => call('GET', '/api/auth/sessions'),
   endSession: (id) => call('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
   // Password projects confirm with the password; a hosted login needs none.
@@ -47,6 +50,20 @@ async function load() {
 document.addEventListener('session', ({ detail: { user } }) => {
   section.hidden = !user;
   if (user) load();
+});
+
+// Only password projects have the form.
+document.querySelector('#change-password')?.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const result = await api.changePassword(
+    document.querySelector('#current-password').value,
+    document.querySelector('#new-password').value,
+  );
+  show(result);
+  if (result.status === 200) {
+    event.target.reset();
+    await load(); // every other session has ended
+  }
 });
 
 document.querySelector('#delete-account').addEventListener('submit', async (event) => {

@@ -90,6 +90,21 @@ pub async fn credentials_by_email(
         .await
 }
 
+/// Replaces the account's password hash; `false` if there is no such
+/// account.
+pub async fn set_password_hash(
+    db: &Pool,
+    id: i64,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Deletes the account; its rows in other tables (`ON DELETE CASCADE`),
 /// sessions in the database included, go with it. `false` if there was no
 /// such account.

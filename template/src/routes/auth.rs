@@ -1,5 +1,5 @@
-//! Signup, login, logout, "who am I" and account deletion, as JSON over a
-//! session cookie.
+//! Signup, login, logout, "who am I", changing the password and deleting the
+//! account, as JSON over a session cookie.
 //!
 //! The handlers validate input, delegate hashing to the platform's
 //! `password`, storage to `users` and cookie state to the platform's
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/session", get(current_session))
         .route("/api/auth/logout", post(logout))
+        .route("/api/auth/password", post(change_password))
         .route("/api/auth/account", delete(delete_account))
 }
 
@@ -60,6 +61,13 @@ struct EmailPassword {
 /// left open on a shared computer cannot delete the account.
 #[derive(Deserialize)]
 struct PasswordConfirmation {
+    password: String,
+}
+
+/// The body of a password change: the current password, then the new one.
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
     password: String,
 }
 
@@ -102,14 +110,7 @@ async fn signup(
     Json(input): Json<EmailPassword>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = normalise_email(&input.email)?;
-    let count = input.password.chars().count();
-    if !PASSWORD_CHARS.contains(&count) {
-        return Err(ApiError::unprocessable(format!(
-            "password must be {} to {} characters",
-            PASSWORD_CHARS.start(),
-            PASSWORD_CHARS.end()
-        )));
-    }
+    check_new_password(&input.password)?;
     throttle.check(client, &email)?;
     let hash = passwords.hash(input.password).await?;
     let user = users::insert(&db, &email, &hash)
@@ -198,10 +199,8 @@ async fn logout(session: Session) -> Result<StatusCode, ApiError> {
 }
 
 /// Deletes the signed-in account, with its rows, and ends every session it
-/// has, in this browser and all others, on every instance. Attempts are
-/// throttled as at login, so guessing the password from a stolen session
-/// is bounded the same way, and a stranger's wrong logins do not stop the
-/// owner's known browser.
+/// has, in this browser and all others, on every instance. Confirmed with
+/// the password (see [`confirm_password`]).
 #[expect(
     clippy::too_many_arguments,
     reason = "an axum handler takes one extractor per part of the request it uses"
@@ -216,34 +215,126 @@ async fn delete_account(
     device: DeviceCookie,
     Json(input): Json<PasswordConfirmation>,
 ) -> Result<StatusCode, ApiError> {
-    let known_device = device.known_key(&db, user.id).await?;
-    throttle.check_account_from(&user.email, known_device.as_deref())?;
-    let found = users::credentials_by_email(&db, &user.email)
-        .await?
-        .filter(|found| found.user.id == user.id);
-    let Some(credentials) = found else {
-        // Deleted meanwhile (from another browser): make sure its sessions
-        // are gone, this one included.
-        sessions.end_all_of(user.id).await?;
-        session::sign_out(&session).await?;
-        return Err(ApiError::unauthenticated());
-    };
-    let matches = input.password.chars().count() <= *PASSWORD_CHARS.end()
-        && passwords
-            .verify(input.password, Some(credentials.password_hash.into()))
-            .await?;
-    if !matches {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invalid_credentials",
-            "the password is incorrect",
-        ));
+    let confirmed = confirm_password(&db, &passwords, &throttle, &device, &user, input.password);
+    if let Confirmation::AccountGone = confirmed.await? {
+        return Err(signed_out_everywhere(&sessions, &session, user.id).await);
     }
     users::delete(&db, user.id).await?;
     sessions.end_all_of(user.id).await?;
     session::sign_out(&session).await?;
     tracing::info!(user_id = user.id, "deleted account");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes the signed-in user's password, confirmed with the current one,
+/// and ends every other session of the account, on every instance: a
+/// browser signed in by whoever knew the old password is signed out. This
+/// browser stays signed in, under a new session id.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an axum handler takes one extractor per part of the request it uses"
+)]
+async fn change_password(
+    State(db): State<Pool>,
+    State(passwords): State<Passwords>,
+    State(throttle): State<Arc<AuthThrottle>>,
+    State(sessions): State<Sessions>,
+    CurrentUser(user): CurrentUser<User>,
+    session: Session,
+    device: DeviceCookie,
+    Json(input): Json<PasswordChange>,
+) -> Result<axum::Json<UserResponse>, ApiError> {
+    check_new_password(&input.password)?;
+    let confirmed = confirm_password(
+        &db,
+        &passwords,
+        &throttle,
+        &device,
+        &user,
+        input.current_password,
+    );
+    if let Confirmation::AccountGone = confirmed.await? {
+        return Err(signed_out_everywhere(&sessions, &session, user.id).await);
+    }
+    let hash = passwords.hash(input.password).await?;
+    if !users::set_password_hash(&db, user.id, &hash).await? {
+        return Err(signed_out_everywhere(&sessions, &session, user.id).await);
+    }
+    session.cycle_id().await?;
+    if let Some(this_one) = session::handle(&session).await? {
+        sessions.end_others_of(user.id, &this_one).await?;
+    }
+    tracing::info!(user_id = user.id, "changed password");
+    Ok(axum::Json(UserResponse::from(user)))
+}
+
+/// What [`confirm_password`] found, when the password was right.
+enum Confirmation {
+    Confirmed,
+    /// The account was deleted meanwhile (from another browser).
+    AccountGone,
+}
+
+/// Checks `password` against the signed-in account's before a sensitive
+/// change: a session left open on a shared computer cannot change or delete
+/// the account. Attempts are throttled as at login, so guessing the password
+/// from a stolen session is bounded the same way, and a stranger's wrong
+/// logins do not stop the owner's known browser. A wrong password is 403
+/// `invalid_credentials`.
+async fn confirm_password(
+    db: &Pool,
+    passwords: &Passwords,
+    throttle: &AuthThrottle,
+    device: &DeviceCookie,
+    user: &User,
+    password: String,
+) -> Result<Confirmation, ApiError> {
+    let known_device = device.known_key(db, user.id).await?;
+    throttle.check_account_from(&user.email, known_device.as_deref())?;
+    let found = users::credentials_by_email(db, &user.email)
+        .await?
+        .filter(|found| found.user.id == user.id);
+    let Some(credentials) = found else {
+        return Ok(Confirmation::AccountGone);
+    };
+    let matches = password.chars().count() <= *PASSWORD_CHARS.end()
+        && passwords
+            .verify(password, Some(credentials.password_hash.into()))
+            .await?;
+    if matches {
+        Ok(Confirmation::Confirmed)
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_credentials",
+            "the password is incorrect",
+        ))
+    }
+}
+
+/// The answer for a session whose account is gone: its sessions (this one
+/// included) are ended, in case the deletion raced them, and it is 401.
+async fn signed_out_everywhere(sessions: &Sessions, session: &Session, user_id: i64) -> ApiError {
+    if let Err(err) = sessions.end_all_of(user_id).await {
+        return err.into();
+    }
+    if let Err(err) = session::sign_out(session).await {
+        return err.into();
+    }
+    ApiError::unauthenticated()
+}
+
+/// The rule for a new password: 422 unless it has 8 to 128 characters.
+fn check_new_password(password: &str) -> Result<(), ApiError> {
+    if PASSWORD_CHARS.contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(format!(
+            "password must be {} to {} characters",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
+        )))
+    }
 }
 
 /// Trims and lowercases an email and checks its basic shape. Delivery is the

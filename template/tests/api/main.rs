@@ -26,6 +26,9 @@ mod notes;
 mod oidc;
 mod oidc_hostile;
 {%- endif %}
+{%- if auth == "password" %}
+mod password_change;
+{%- endif %}
 mod restart;
 mod sessions;
 {%- if database == "postgres" or session_store == "redis" %}

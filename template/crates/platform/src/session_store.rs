@@ -108,15 +108,12 @@ impl Sessions {
     /// The live sessions of `user_id`, the most recently active first (then
     /// the most recently signed in).
     pub async fn list_of(&self, user_id: i64) -> session_store::Result<Vec<Summary>> {
-        let mut listed = Vec::new();
-        for id in self.store.sessions_of(user_id).await? {
-            // Loaded one by one: a store's load skips expired sessions.
-            if let Some(record) = self.store.load(&id).await?
-                && let Some(summary) = session::summary_of(&record, user_id)
-            {
-                listed.push(summary);
-            }
-        }
+        let mut listed: Vec<Summary> = self
+            .summaries_of(user_id)
+            .await?
+            .into_iter()
+            .map(|(_, summary)| summary)
+            .collect();
         listed.sort_by(|a, b| {
             (b.last_seen_at, b.signed_in_at).cmp(&(a.last_seen_at, a.signed_in_at))
         });
@@ -127,15 +124,48 @@ impl Sessions {
     /// instance at once; whether there was one. A handle of another user's
     /// session finds nothing.
     pub async fn end_one_of(&self, user_id: i64, handle: &str) -> session_store::Result<bool> {
-        for id in self.store.sessions_of(user_id).await? {
-            if let Some(record) = self.store.load(&id).await?
-                && session::summary_of(&record, user_id).is_some_and(|s| s.handle == handle)
-            {
+        for (id, summary) in self.summaries_of(user_id).await? {
+            if summary.handle == handle {
                 self.store.delete(&id).await?;
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Ends every session of `user_id` but the one whose handle is `keep`
+    /// (the browser that changed the password, say), on every instance at
+    /// once; how many it ended. A session signed in while this runs may
+    /// survive it: change what signs in (the password) first.
+    pub async fn end_others_of(&self, user_id: i64, keep: &str) -> session_store::Result<usize> {
+        let mut ended = 0;
+        for id in self.store.sessions_of(user_id).await? {
+            let Some(record) = self.store.load(&id).await? else {
+                continue;
+            };
+            // A session without a handle (signed in by an older version of
+            // this crate, and not used since) is ended too.
+            let kept = session::summary_of(&record, user_id).is_some_and(|s| s.handle == keep);
+            if !kept && session::user_id_of(&record) == Some(user_id) {
+                self.store.delete(&id).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// The live sessions of `user_id` with their ids, read one by one (a
+    /// store's `load` skips expired ones).
+    async fn summaries_of(&self, user_id: i64) -> session_store::Result<Vec<(Id, Summary)>> {
+        let mut found = Vec::new();
+        for id in self.store.sessions_of(user_id).await? {
+            if let Some(record) = self.store.load(&id).await?
+                && let Some(summary) = session::summary_of(&record, user_id)
+            {
+                found.push((id, summary));
+            }
+        }
+        Ok(found)
     }
 
     /// Gives every live session of `user` its new copy, on every instance
