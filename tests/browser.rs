@@ -4,14 +4,19 @@
 //! With `auth = oidc` the browser signs in through a real OpenID provider
 //! (npm `oidc-provider`, started by the scenario): its login form, consent,
 //! the relay back to the API, logout at the provider, and the hostile cases.
+//! The `vite_*` scenarios run the generated README's Vite recipes (its
+//! `vite.config.js`, read from the rendered README) with a real Vite: the dev
+//! server cross-origin and proxying same-origin, and `vite build` served by
+//! the backend.
 //!
 //! The scenarios themselves are in `tests/browser/shapes.mjs` (passwords) and
-//! `tests/browser/oidc.mjs` (OpenID Connect), Node scripts driving Chromium
+//! `tests/browser/oidc.mjs` (OpenID Connect), with `tests/browser/vite.mjs`
+//! for the Vite recipes, Node scripts driving Chromium
 //! over CDP with `playwright-core`; this file generates and builds the
 //! projects once (two with passwords, two with `auth = oidc`, each pair
 //! cross-origin and same-origin), then runs one scenario per test, one at a
 //! time. Chromium (`apt-get install chromium`, or `CHROMIUM=/path`) and Node
-//! 22+ are needed; playwright-core and oidc-provider are installed with
+//! 22.12+ are needed; playwright-core, oidc-provider and vite are installed with
 //! `npm ci` on first use. With `CI=true` a missing one fails the tests,
 //! elsewhere it skips them with the reason.
 
@@ -58,6 +63,21 @@ fn non_allowlisted_origin_reads_nothing_and_changes_nothing() {
 #[test]
 fn without_cors_a_cross_origin_page_reads_nothing() {
     scenario("no-cors");
+}
+
+#[test]
+fn vite_dev_server_on_the_frontend_origin() {
+    scenario("vite-cross-origin");
+}
+
+#[test]
+fn vite_dev_server_proxying_the_api() {
+    scenario("vite-same-origin");
+}
+
+#[test]
+fn vite_build_served_by_the_backend() {
+    scenario("vite-build");
 }
 
 #[test]

@@ -87,9 +87,11 @@ export async function waitFor(what, predicate) {
 const RESPONSE_LINE = /finished processing request method=(\S+) path=(\S+) status=(\d+)/;
 
 export class Backend {
-  /** Starts a generated project's binary with `env` in an empty folder (no .env). */
-  static async start(bin, env) {
-    const cwd = tempDir('backend-');
+  /**
+   * Starts a generated project's binary with `env` in `cwd`, by default an
+   * empty folder (no .env).
+   */
+  static async start(bin, env, { cwd = tempDir('backend-') } = {}) {
     const child = spawn(bin, [], {
       cwd,
       env: {

@@ -16,6 +16,7 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,22 +42,37 @@ import {
   sessionStatusWithCookie,
   waitFor,
 } from './harness.mjs';
+import {
+  assertRefusesTakenPort,
+  build,
+  localize,
+  readme,
+  startDevServer,
+  viteApp,
+  viteConfigOf,
+  viteEnvOf,
+} from './vite.mjs';
 
 const PASSWORD = 'a long passphrase';
 
 /** Creates an account from outside the browser, as an attacker would for themselves. */
 function signupDirectly(origin, email) {
+  return postDirectly(origin, '/api/auth/signup', { email, password: PASSWORD });
+}
+
+/** POSTs `json` to `origin` + `path` from outside the browser, with `headers`; resolves with the status. */
+function postDirectly(origin, path, json, headers = {}) {
   return new Promise((resolve, reject) => {
     const request = http.request(
-      `${origin}/api/auth/signup`,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, lookup: localhostToLoopback },
+      `${origin}${path}`,
+      { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, lookup: localhostToLoopback },
       (response) => {
         response.resume();
         resolve(response.statusCode);
       },
     );
     request.on('error', reject);
-    request.end(JSON.stringify({ email, password: PASSWORD }));
+    request.end(JSON.stringify(json));
   });
 }
 
@@ -176,6 +192,13 @@ const scenarios = {
     assert.deepEqual(page.corsErrors, []);
   },
 
+  /** The generated README's vite.config.js, cross-origin: Vite's dev server on the frontend origin. */
+  'vite-cross-origin': () => viteCrossOrigin(),
+  /** The generated README's vite.config.js, same-origin: Vite's dev server proxying /api. */
+  'vite-same-origin': () => viteSameOrigin(),
+  /** `vite build` with that config, served by the same-origin backend. */
+  'vite-build': () => viteBuild(),
+
   /** Two instances behind nginx (tests/proxy.rs). */
   'behind-proxy': () => behindProxy(),
 
@@ -293,6 +316,133 @@ const scenarios = {
     );
   },
 };
+
+// ------------------------------------------------------------ Vite recipes
+
+/**
+ * The cross-origin README's recipe: Vite's dev server pinned to the origin
+ * FRONTEND_ORIGINS names (`strictPort`), the page calling the API at
+ * `import.meta.env.VITE_API_URL` with `credentials: 'include'`.
+ */
+async function viteCrossOrigin() {
+  const text = readme(process.env.CROSS_APP_DIR);
+  const [vitePort, backendPort] = [await freePort(), await freePort()];
+  const frontendOrigin = `http://localhost:${vitePort}`;
+  const backendOrigin = `http://localhost:${backendPort}`;
+  // The README was rendered for frontend_origin http://localhost:5173 and
+  // public_origin http://localhost:8080 (tests/browser.rs).
+  const { dir } = viteApp({
+    config: localize(viteConfigOf(text), { 5173: vitePort }),
+    env: localize(viteEnvOf(text), { 'http://localhost:8080': backendOrigin }),
+  });
+  await assertRefusesTakenPort(dir, vitePort);
+  const backend = await Backend.start(process.env.CROSS_APP_BIN, {
+    BIND_ADDR: `127.0.0.1:${backendPort}`,
+    PUBLIC_ORIGIN: backendOrigin,
+    FRONTEND_ORIGINS: frontendOrigin,
+  });
+  assertStartupLine(backend, 'cross-origin same-site', 'sid; Path=/; HttpOnly; SameSite=Lax');
+  await startDevServer(dir, frontendOrigin);
+  const browser = await launchChromium({ blockThirdPartyCookies: true });
+  const page = await openPage(browser, `${frontendOrigin}/`);
+  await page.waitForFunction(() => window.api);
+  assert.equal(await page.evaluate(() => window.apiUrl), backendOrigin, 'import.meta.env.VITE_API_URL');
+  await signUpInAndOut({ browser, page, backend, backendOrigin, expected: LAX_DEV_COOKIE });
+  assert.deepEqual(page.corsErrors, []);
+}
+
+/**
+ * The same-origin README's recipe: Vite's dev server proxying /api to the
+ * backend, and PUBLIC_ORIGIN the dev server's origin, as the README says.
+ */
+async function viteSameOrigin() {
+  const text = readme(process.env.SAME_APP_DIR);
+  const [vitePort, backendPort] = [await freePort(), await freePort()];
+  const origin = `http://localhost:${vitePort}`;
+  const { dir } = viteApp({
+    config: localize(viteConfigOf(text), {
+      5173: vitePort,
+      'http://127.0.0.1:8080': `http://127.0.0.1:${backendPort}`,
+    }),
+  });
+  const publicOrigin = text.match(/set `PUBLIC_ORIGIN=(\S+)` in `\.env`/)?.[1];
+  assert.ok(publicOrigin, 'the README says what PUBLIC_ORIGIN to set');
+  await assertRefusesTakenPort(dir, vitePort);
+  const backend = await Backend.start(process.env.SAME_APP_BIN, {
+    BIND_ADDR: `127.0.0.1:${backendPort}`,
+    PUBLIC_ORIGIN: localize(publicOrigin, { 5173: vitePort }),
+    STATIC_DIR: '', // the dev server serves the page
+  });
+  assertStartupLine(backend, 'same-origin', 'sid; Path=/; HttpOnly; SameSite=Lax');
+  await startDevServer(dir, origin);
+  const browser = await launchChromium({ blockThirdPartyCookies: true });
+  const page = await openPage(browser, `${origin}/`);
+  await page.waitForFunction(() => window.api);
+  assert.equal(await page.evaluate(() => window.apiUrl), '', 'no VITE_API_URL: relative URLs');
+  await signUpInAndOut({ browser, page, backend, backendOrigin: origin, expected: LAX_DEV_COOKIE });
+  assert.deepEqual(page.corsErrors, []);
+
+  // A write that carries an Origin but no Sec-Fetch-Site (a tool, an older
+  // browser), through the proxy: let through because that origin is PUBLIC_ORIGIN.
+  const email = `tool-${randomUUID()}@example.com`;
+  const signup = await postDirectly(origin, '/api/auth/signup', { email, password: PASSWORD }, { origin });
+  assert.equal(signup, 201, 'a signup with Origin: PUBLIC_ORIGIN and no Sec-Fetch-Site');
+  await backend.expectLatest(['POST /api/auth/signup 201']);
+}
+
+/**
+ * The same-origin README's production recipe: `vite build` with the same
+ * vite.config.js, in `frontend/`, its output served by the backend from the
+ * folder the README names: the hashed asset cached for a year, index.html
+ * revalidated, a missing old asset a 404 rather than the page.
+ */
+async function viteBuild() {
+  const text = readme(process.env.SAME_APP_DIR);
+  // "`npm run build` writes `frontend/dist` when the Vite project is in
+  // `frontend/`: point `STATIC_DIR` there"
+  const said = text.match(/`npm run build` writes `([^`]+)` when the Vite project is in\s+`([^`]+)\/`: point `(\w+)` there/);
+  assert.ok(said, 'the README says where the build goes and which setting serves it');
+  const [, output, project, setting] = said;
+  const { root, dir } = viteApp({ config: viteConfigOf(text), subdir: project });
+  await build(dir);
+  const assets = fs.readdirSync(path.join(root, output, 'assets'));
+  const script = assets.find((file) => /^index-[\w-]+\.js$/.test(file));
+  assert.ok(script, `a hashed script among ${assets}`);
+
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const backend = await Backend.start(
+    process.env.SAME_APP_BIN,
+    { BIND_ADDR: `127.0.0.1:${port}`, PUBLIC_ORIGIN: origin, [setting]: output },
+    { cwd: root }, // the setting is relative to the working directory, as in .env
+  );
+  assertStartupLine(backend, 'same-origin', 'sid; Path=/; HttpOnly; SameSite=Lax');
+  const browser = await launchChromium({ blockThirdPartyCookies: true });
+  const loaded = [];
+  const page = await openPage(browser, `${origin}/`, {
+    before: (page) => page.on('response', (response) => loaded.push(response)),
+  });
+  await page.waitForFunction(() => window.api);
+  const answer = (pathname) => loaded.find((response) => new URL(response.url()).pathname === pathname);
+  const index = answer('/');
+  assert.equal(index.headers()['cache-control'], 'no-cache', 'index.html');
+  const asset = answer(`/assets/${script}`);
+  assert.ok(asset, `the page loaded /assets/${script}: ${loaded.map((r) => r.url())}`);
+  assert.equal(asset.status(), 200);
+  assert.match(asset.headers()['content-type'], /javascript/);
+  assert.equal(asset.headers()['cache-control'], 'public, max-age=31536000, immutable', `/assets/${script}`);
+
+  await signUpInAndOut({ browser, page, backend, backendOrigin: origin, expected: LAX_DEV_COOKIE });
+  assert.deepEqual(page.corsErrors, []);
+
+  // A tab left open on the previous build asks for its old script.
+  const old = await page.evaluate(async () => {
+    const response = await fetch('/assets/old-1234.js');
+    return { status: response.status, type: response.headers.get('content-type') };
+  });
+  assert.equal(old.status, 404, JSON.stringify(old));
+  assert.doesNotMatch(old.type ?? '', /text\/html/, JSON.stringify(old));
+}
 
 /**
  * Run by tests/proxy.rs: two instances of a same-origin project behind

@@ -20,27 +20,30 @@ pub fn browser_dir() -> PathBuf {
     repo_root().join("tests").join("browser")
 }
 
-/// The oldest Node release the scenarios run on: oidc-provider 9 supports
-/// Node 22 and later LTS releases (playwright-core needs 20; Debian 12's own
-/// is 18). `.ci/run`'s `NODE_MIN`.
-const NODE_MIN: u32 = 22;
+/// The oldest Node release the scenarios run on, as (major, minor):
+/// oidc-provider 9 supports Node 22 and later LTS releases, vite 8 needs
+/// 20.19 or 22.12 and later (playwright-core needs 20; Debian 12's own is
+/// 18). `.ci/run`'s `NODE_MIN`.
+const NODE_MIN: (u32, u32) = (22, 12);
 
 /// Why the `node` on the `PATH` cannot run the scenarios, if it cannot.
 fn node_too_old() -> Option<String> {
+    let (min_major, min_minor) = NODE_MIN;
     let Ok(output) = Command::new("node").arg("--version").output() else {
-        return Some(format!("no `node` on the PATH (Node {NODE_MIN} or newer)"));
+        return Some(format!(
+            "no `node` on the PATH (Node {min_major}.{min_minor} or newer)"
+        ));
     };
     let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let major = version
+    let mut parts = version
         .trim_start_matches('v')
         .split('.')
-        .next()
-        .and_then(|major| major.parse::<u32>().ok());
-    match major {
-        Some(major) if major >= NODE_MIN => None,
+        .map(|part| part.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) if (major, minor) >= NODE_MIN => None,
         _ => Some(format!(
-            "`node --version` says {version:?}; the browser tests need Node {NODE_MIN} or newer \
-             (.ci/run fetches Node 24 when the machine's is older)"
+            "`node --version` says {version:?}; the browser tests need Node \
+             {min_major}.{min_minor} or newer (.ci/run fetches Node 24 when the machine's is older)"
         )),
     }
 }
