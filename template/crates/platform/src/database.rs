@@ -124,7 +124,249 @@ pub trait Engine: sqlx::Database {
         forget_before: OffsetDateTime,
         keep: i64,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Queues `mail` in `mail_outbox`, and stores `token` with it, in one
+    /// transaction, unless the recipient was sent `cap` mails since
+    /// `recent_since`; whether it was queued.
+    #[cfg(feature = "mail")]
+    fn queue_mail(
+        pool: &sqlx::Pool<Self>,
+        mail: MailRow<'_>,
+        token: Option<TokenRow<'_>>,
+        recent_since: i64,
+        cap: i64,
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
+
+    /// Claims the next mail due at `now`: counts the attempt and holds it
+    /// until `lease_until`, when it is due again if it was neither sent nor
+    /// rescheduled (the instance sending it died).
+    #[cfg(feature = "mail")]
+    fn claim_mail(
+        pool: &sqlx::Pool<Self>,
+        now: i64,
+        lease_until: i64,
+    ) -> impl Future<Output = Result<Option<QueuedMail>, sqlx::Error>> + Send;
+
+    /// Marks a mail sent (kept a day, for the per-address cap).
+    #[cfg(feature = "mail")]
+    fn mail_sent(
+        pool: &sqlx::Pool<Self>,
+        id: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Makes a mail due again `at`.
+    #[cfg(feature = "mail")]
+    fn retry_mail(
+        pool: &sqlx::Pool<Self>,
+        id: i64,
+        at: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Deletes the mail `id` (given up on), and the mails sent before
+    /// `sent_before`.
+    #[cfg(feature = "mail")]
+    fn forget_mail(
+        pool: &sqlx::Pool<Self>,
+        id: Option<i64>,
+        sent_before: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Deletes the unexpired token with `digest` for `purpose` and returns
+    /// its user and address: a token works once.
+    #[cfg(feature = "mail")]
+    fn take_token(
+        pool: &sqlx::Pool<Self>,
+        digest: &str,
+        purpose: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<(i64, String)>, sqlx::Error>> + Send;
+
+    /// Deletes every token of `user_id` (its password or address changed),
+    /// and every expired one.
+    #[cfg(feature = "mail")]
+    fn void_tokens(
+        pool: &sqlx::Pool<Self>,
+        user_id: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
+
+/// A mail to queue in `mail_outbox` ([`crate::mail`]).
+#[cfg(feature = "mail")]
+pub struct MailRow<'a> {
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// A one-time token to store in `account_tokens` ([`crate::account_tokens`]).
+#[cfg(feature = "mail")]
+pub struct TokenRow<'a> {
+    pub digest: &'a str,
+    pub user_id: i64,
+    pub purpose: &'a str,
+    /// The address the token was sent to: it is void once the account has
+    /// another.
+    pub email: &'a str,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A queued mail, claimed for sending.
+#[cfg(feature = "mail")]
+#[derive(Debug)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+}
+
+/// The statements on `mail_outbox` and `account_tokens`, which read the same
+/// on both engines except for claiming the next mail: PostgreSQL skips the
+/// rows another instance is claiming at that moment (`FOR UPDATE SKIP
+/// LOCKED`); SQLite has one writer. Expanded inside each engine's `impl
+/// Engine` with that statement.
+#[cfg(feature = "mail")]
+macro_rules! mail_statements {
+    ($claim:expr) => {
+        async fn queue_mail(
+            pool: &sqlx::Pool<Self>,
+            mail: $crate::database::MailRow<'_>,
+            token: Option<$crate::database::TokenRow<'_>>,
+            recent_since: i64,
+            cap: i64,
+        ) -> Result<bool, sqlx::Error> {
+            let mut tx = pool.begin().await?;
+            let recent: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mail_outbox WHERE recipient = $1 AND created_at > $2",
+            )
+            .bind(mail.recipient)
+            .bind(recent_since)
+            .fetch_one(&mut *tx)
+            .await?;
+            if recent >= cap {
+                return Ok(false);
+            }
+            if let Some(token) = token {
+                sqlx::query(
+                    "INSERT INTO account_tokens (digest, user_id, purpose, email, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token.digest)
+                .bind(token.user_id)
+                .bind(token.purpose)
+                .bind(token.email)
+                .bind(token.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO mail_outbox (recipient, subject, body, created_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(mail.recipient)
+            .bind(mail.subject)
+            .bind(mail.body)
+            .bind(mail.now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        async fn claim_mail(
+            pool: &sqlx::Pool<Self>,
+            now: i64,
+            lease_until: i64,
+        ) -> Result<Option<$crate::database::QueuedMail>, sqlx::Error> {
+            let claimed: Option<(i64, String, String, String, i32)> = sqlx::query_as($claim)
+                .bind(now)
+                .bind(lease_until)
+                .fetch_optional(pool)
+                .await?;
+            Ok(claimed.map(|(id, recipient, subject, body, attempts)| {
+                $crate::database::QueuedMail {
+                    id,
+                    recipient,
+                    subject,
+                    body,
+                    attempts,
+                }
+            }))
+        }
+
+        async fn mail_sent(pool: &sqlx::Pool<Self>, id: i64, now: i64) -> Result<(), sqlx::Error> {
+            sqlx::query("UPDATE mail_outbox SET sent_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(drop)
+        }
+
+        async fn retry_mail(pool: &sqlx::Pool<Self>, id: i64, at: i64) -> Result<(), sqlx::Error> {
+            sqlx::query("UPDATE mail_outbox SET next_attempt_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(drop)
+        }
+
+        async fn forget_mail(
+            pool: &sqlx::Pool<Self>,
+            id: Option<i64>,
+            sent_before: i64,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "DELETE FROM mail_outbox WHERE id = $1 OR (sent_at IS NOT NULL AND sent_at < $2)",
+            )
+            .bind(id)
+            .bind(sent_before)
+            .execute(pool)
+            .await
+            .map(drop)
+        }
+
+        async fn take_token(
+            pool: &sqlx::Pool<Self>,
+            digest: &str,
+            purpose: &str,
+            now: i64,
+        ) -> Result<Option<(i64, String)>, sqlx::Error> {
+            sqlx::query_as(
+                "DELETE FROM account_tokens WHERE digest = $1 AND purpose = $2 AND expires_at > $3 \
+                 RETURNING user_id, email",
+            )
+            .bind(digest)
+            .bind(purpose)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        }
+
+        async fn void_tokens(
+            pool: &sqlx::Pool<Self>,
+            user_id: i64,
+            now: i64,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query("DELETE FROM account_tokens WHERE user_id = $1 OR expires_at <= $2")
+                .bind(user_id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(drop)
+        }
+    };
+}
+#[cfg(feature = "mail")]
+pub(crate) use mail_statements;
 
 // The statements on `known_devices` read the same on both engines.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -22,6 +22,7 @@
 //! | [`session`], [`session_store`] | server-side sessions carrying their user, and where they are stored |
 //! | [`database`] | opening SQLite or PostgreSQL and telling an outage from a bug |
 //! | `password`, `rate_limit`, `known_devices`, `allocator` | Argon2 off the runtime, throttling of sign-ins a stranger cannot turn into a lock-out |
+//! | `mail`, `account_tokens` | mail to accounts through an outbox that survives outages and restarts, and the one-time tokens of their links |
 //! | `oidc` | this backend as the OpenID Connect client of one provider |
 //! | `spa` | the built frontend served from this backend's own origin |
 //! | `testing` | a browser's HTTP client and a database per test, for the tests |
@@ -38,12 +39,15 @@
 //! | `session-cache` | sessions kept in memory in front of their store (one instance) |
 //! | `redis-sessions` | sessions in Redis, shared by every instance |
 //! | `password` | `password`, `known_devices`, `allocator`, and `throttle` |
+//! | `mail` | `mail` (lettre over rustls) and `account_tokens`, and `password` |
 //! | `oidc` | `oidc`, and `throttle` |
 //! | `throttle` | `rate_limit` (attempts per client address and per account) |
 //! | `cors` | `cors` (tower-http's `CorsLayer`); without it no CORS code is compiled |
 //! | `spa` | `spa` (tower-http's `ServeDir`) |
 //! | `testing` | `testing` (and `oidc::test_provider`): for dev-dependencies only |
 
+#[cfg(feature = "mail")]
+pub mod account_tokens;
 #[cfg(feature = "password")]
 pub mod allocator;
 pub mod cookie_policy;
@@ -56,6 +60,8 @@ pub mod error;
 pub mod extract;
 #[cfg(feature = "password")]
 pub mod known_devices;
+#[cfg(feature = "mail")]
+pub mod mail;
 #[cfg(feature = "oidc")]
 pub mod oidc;
 pub mod origin;

@@ -10,7 +10,8 @@
 //!   the session cookie's pieces ([`session_set_cookie`], [`cookie_pair`]).
 //!
 //! With `oidc` too, [`crate::oidc::test_provider`] is an OpenID provider to
-//! sign in through.
+//! sign in through; with `mail`, [`MailCatcher`] is a real SMTP server whose
+//! messages the test reads.
 
 use reqwest::{Client, Response, StatusCode, header::HeaderMap};
 use serde_json::Value;
@@ -177,5 +178,9 @@ pub async fn error_code(response: Response, status: StatusCode) -> String {
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod database;
+#[cfg(feature = "mail")]
+mod mail_catcher;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use database::TestDatabase;
+#[cfg(feature = "mail")]
+pub use mail_catcher::{MailCatcher, ReceivedMail, smtp_url};

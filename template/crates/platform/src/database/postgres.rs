@@ -126,6 +126,13 @@ pub(super) fn is_not_now(err: &dyn DatabaseError) -> bool {
         })
 }
 
+/// Claims the next due mail (see `Engine::claim_mail`), skipping any another instance is claiming.
+#[cfg(feature = "mail")]
+const CLAIM_MAIL: &str = "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $2 \
+     WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, recipient, subject, body, attempts";
+
 impl Engine for Postgres {
     #[cfg(feature = "sql-sessions")]
     type LibraryStore = tower_sessions_sqlx_store::PostgresStore;
@@ -248,4 +255,7 @@ impl Engine for Postgres {
             .await
             .map(drop)
     }
+
+    #[cfg(feature = "mail")]
+    super::mail_statements!(CLAIM_MAIL);
 }

@@ -105,6 +105,13 @@ pub(super) fn is_busy(err: &dyn DatabaseError) -> bool {
         .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
 }
 
+/// Claims the next due mail (see `Engine::claim_mail`).
+#[cfg(feature = "mail")]
+const CLAIM_MAIL: &str = "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $2 \
+     WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+     ORDER BY next_attempt_at, id LIMIT 1) \
+     RETURNING id, recipient, subject, body, attempts";
+
 impl Engine for Sqlite {
     #[cfg(feature = "sql-sessions")]
     type LibraryStore = tower_sessions_sqlx_store::SqliteStore;
@@ -232,4 +239,7 @@ impl Engine for Sqlite {
             .await
             .map(drop)
     }
+
+    #[cfg(feature = "mail")]
+    super::mail_statements!(CLAIM_MAIL);
 }

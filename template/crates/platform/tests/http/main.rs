@@ -13,6 +13,7 @@
     feature = "session-cache",
     feature = "redis-sessions",
     feature = "password",
+    feature = "mail",
     feature = "oidc",
     feature = "cors",
     feature = "spa",
@@ -28,6 +29,7 @@ mod errors;
 mod hash_flood;
 mod hostile_input;
 mod limits;
+mod mail_outbox;
 mod properties;
 mod redis_index;
 mod session_cache;

@@ -65,7 +65,24 @@ const SCHEMA_SQLITE: &str = "
         user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         created_at TEXT NOT NULL
     );
-    CREATE TABLE IF NOT EXISTS things (id INTEGER PRIMARY KEY, title TEXT NOT NULL);";
+    CREATE TABLE IF NOT EXISTS things (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS account_tokens (
+        digest TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        email TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS mail_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        sent_at INTEGER
+    );";
 const SCHEMA_POSTGRES: &str = "
     CREATE TABLE IF NOT EXISTS users (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -77,7 +94,24 @@ const SCHEMA_POSTGRES: &str = "
         user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         created_at TIMESTAMPTZ NOT NULL
     );
-    CREATE TABLE IF NOT EXISTS things (id BIGINT PRIMARY KEY, title TEXT NOT NULL);";
+    CREATE TABLE IF NOT EXISTS things (id BIGINT PRIMARY KEY, title TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS account_tokens (
+        digest TEXT PRIMARY KEY,
+        user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        email TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS mail_outbox (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        sent_at BIGINT
+    );";
 
 /// A test's database (the platform's test support: a SQLite file or a
 /// fresh PostgreSQL database), with the tables the tests' application uses,
