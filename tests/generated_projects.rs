@@ -474,6 +474,10 @@ fn check_tree(project: &Path, case: &Case) {
         "tests/api/throttling.rs",
         "tests/api/login_timing.rs",
         "migrations/0003_create_known_devices.sql",
+        "migrations/0004_create_account_mail.sql",
+        "tests/api/password_change.rs",
+        "tests/api/password_reset.rs",
+        "frontend/reset-password.html",
     ] {
         assert_eq!(has_file(password_only), !oidc, "{password_only}");
     }

@@ -32,7 +32,7 @@ fn a_new_migration_file_alone_rebuilds_the_app() {
     );
 
     fs::write(
-        project.join("migrations/0004_create_tags.sql"),
+        project.join("migrations/0100_create_tags.sql"),
         "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n",
     )
     .unwrap();

@@ -24,6 +24,8 @@ export const api = {
   login: (email, password) => call('POST', '/api/auth/login', { email, password }),
   session: () => call('GET', '/api/auth/session'),
   logout: () => call('POST', '/api/auth/logout'),
+  // Mails a link to reset-password.html, if an account has this address.
+  forgotPassword: (email) => call('POST', '/api/auth/password/forgot', { email }),
 };
 // For the browser console and the end-to-end tests.
 window.api = api;
@@ -59,6 +61,10 @@ document.querySelector('#credentials').addEventListener('submit', async (event) 
   const action = event.submitter?.value === 'signup' ? api.signup : api.login;
   show(await action(email, password));
   await refresh();
+});
+
+document.querySelector('#forgot').addEventListener('click', async () => {
+  show(await api.forgotPassword(document.querySelector('#email').value));
 });
 
 document.querySelector('#logout').addEventListener('click', async () => {

@@ -52,6 +52,11 @@ pub struct Config {
     /// The OpenID provider and this application's registration there
     /// (`OIDC_*`).
     pub oidc: platform::oidc::Settings,
+{%- else %}
+    /// How account mail is sent (`SMTP_URL`, `MAIL_FROM`, `MAIL_*`).
+    pub mail: platform::mail::Settings,
+    /// The frontend pages that mail links to (`RESET_PASSWORD_URL`, ...).
+    pub links: platform::mail::Links,
 {%- endif %}
 }
 
@@ -84,6 +89,13 @@ impl Config {
             throttle: platform::rate_limit::Settings::from_env(&env)?,
 {%- if auth == "oidc" %}
             oidc: platform::oidc::Settings::from_env(
+                &env,
+                &http.public_origin,
+                &http.frontend_origins,
+            )?,
+{%- else %}
+            mail: platform::mail::Settings::from_env(&env, env!("CARGO_PKG_NAME"))?,
+            links: platform::mail::Links::from_env(
                 &env,
                 &http.public_origin,
                 &http.frontend_origins,
@@ -148,6 +160,9 @@ mod tests {
             ("AUTH_ATTEMPTS_PER_IP", "0"),
 {%- if auth == "oidc" %}
             ("OIDC_CLIENT_ID", ""),
+{%- else %}
+            ("SMTP_URL", "smtp://mail.example.com?tls=none"),
+            ("RESET_PASSWORD_URL", "/reset-password.html"),
 {%- endif %}
             ("REQUEST_TIMEOUT_SECS", "0"),
         ] {

@@ -15,7 +15,10 @@ use platform::{
 pub use postgres::Settings;
 
 /// The connection pool handlers query through.
-pub type Pool = sqlx::Pool<sqlx::Postgres>;
+pub type Pool = sqlx::Pool<Database>;
+
+/// The engine, for the platform's types that take it (the mail outbox).
+pub type Database = sqlx::Postgres;
 
 /// A transaction on it: `pool.begin()`, statements on `&mut *tx`, then
 /// `tx.commit()` (dropped without a commit, it rolls back).

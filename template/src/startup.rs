@@ -62,6 +62,10 @@ impl Application {
         // Serving starts even when the provider cannot be reached yet;
         // sign-in answers 503 until discovery succeeds in the background.
         background.extend(state.provider.discover_or_keep_trying().await);
+{%- else %}
+        // Account mail queued in the database, this process's and (after a
+        // restart) any left over, sent with retries.
+        background.push(state.outbox.spawn_sender());
 {%- endif %}
 
         let api = api.with_state(state.clone());

@@ -14,6 +14,7 @@ use axum::extract::FromRef;
 {% if auth == "password" -%}
 use platform::{
     cookie_policy::CookiePolicy,
+    mail::{Links, Outbox},
     password::Passwords,
     rate_limit::AuthThrottle,
     session_store::{Sessions, UserSessions},
@@ -43,6 +44,10 @@ pub struct AppState {
     pub passwords: Passwords,
     /// The session cookie's attributes, which the device cookie shares.
     pub cookie_policy: CookiePolicy,
+    /// Mail to accounts, queued with its token and sent in the background.
+    pub outbox: Outbox<crate::database::Database>,
+    /// The frontend pages the mail links to.
+    pub links: Arc<Links>,
 {%- else %}
     /// Sign-ins started per client address.
     pub throttle: Arc<AuthThrottle>,
@@ -60,15 +65,17 @@ impl AppState {
         session_store: impl UserSessions,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            db,
             sessions: Sessions::new(session_store, config.sessions, config.http.request_timeout),
             throttle: Arc::new(AuthThrottle::new(config.throttle.clone())),
 {%- if auth == "password" %}
             passwords: Passwords::new().await?,
             cookie_policy: config.http.cookie.clone(),
+            outbox: Outbox::new(db.clone(), config.mail.clone()),
+            links: Arc::new(config.links.clone()),
 {%- else %}
             provider: Provider::new(config.oidc.clone())?,
 {%- endif %}
+            db,
         })
     }
 }

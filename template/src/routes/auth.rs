@@ -1,5 +1,6 @@
 //! Signup, login, logout, "who am I", changing the password and deleting the
-//! account, as JSON over a session cookie.
+//! account, as JSON over a session cookie; `password_reset` is the way back
+//! in when the password is forgotten.
 //!
 //! The handlers validate input, delegate hashing to the platform's
 //! `password`, storage to `users` and cookie state to the platform's
@@ -17,7 +18,7 @@ use axum::{
     routing::{delete, get, post},
 };
 use platform::{
-    ApiError,
+    ApiError, account_tokens,
     extract::{CurrentUser, Json, UserAgent},
     known_devices::DeviceCookie,
     password::Passwords,
@@ -34,8 +35,11 @@ use crate::{
     users::{self, User},
 };
 
+mod password_reset;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(password_reset::router())
         .route("/api/auth/signup", post(signup))
         .route("/api/auth/login", post(login))
         .route("/api/auth/session", get(current_session))
@@ -260,6 +264,8 @@ async fn change_password(
     if !users::set_password_hash(&db, user.id, &hash).await? {
         return Err(signed_out_everywhere(&sessions, &session, user.id).await);
     }
+    // No link mailed before (a password reset) works any more.
+    account_tokens::void_all_of(&db, user.id).await?;
     session.cycle_id().await?;
     if let Some(this_one) = session::handle(&session).await? {
         sessions.end_others_of(user.id, &this_one).await?;

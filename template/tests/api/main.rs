@@ -28,6 +28,7 @@ mod oidc_hostile;
 {%- endif %}
 {%- if auth == "password" %}
 mod password_change;
+mod password_reset;
 {%- endif %}
 mod restart;
 mod sessions;

@@ -228,13 +228,17 @@ pub struct QueuedMail {
 }
 
 /// The statements on `mail_outbox` and `account_tokens`, which read the same
-/// on both engines except for claiming the next mail: PostgreSQL skips the
+/// on both engines but for two. Claiming the next mail: PostgreSQL skips the
 /// rows another instance is claiming at that moment (`FOR UPDATE SKIP
-/// LOCKED`); SQLite has one writer. Expanded inside each engine's `impl
-/// Engine` with that statement.
+/// LOCKED`); SQLite has one writer. And queueing, which counts a
+/// recipient's recent mail before adding one, so that two queueings for one
+/// recipient must not run side by side: SQLite's transaction takes the write
+/// lock at once (`BEGIN IMMEDIATE`), PostgreSQL's takes a lock on the
+/// recipient (`pg_advisory_xact_lock`). Expanded inside each engine's `impl
+/// Engine` with those statements.
 #[cfg(feature = "mail")]
 macro_rules! mail_statements {
-    ($claim:expr) => {
+    (claim: $claim:expr, begin: $begin:expr, one_recipient_at_a_time: $lock:expr) => {
         async fn queue_mail(
             pool: &sqlx::Pool<Self>,
             mail: $crate::database::MailRow<'_>,
@@ -242,7 +246,14 @@ macro_rules! mail_statements {
             recent_since: i64,
             cap: i64,
         ) -> Result<bool, sqlx::Error> {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with($begin).await?;
+            let lock: Option<&str> = $lock;
+            if let Some(lock) = lock {
+                sqlx::query(lock)
+                    .bind(mail.recipient)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let recent: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM mail_outbox WHERE recipient = $1 AND created_at > $2",
             )

@@ -39,6 +39,7 @@ pub use self::smtp::Relay;
 use crate::{
     account_tokens::{NewToken, unix_now},
     database::{Engine, MailRow, QueuedMail},
+    origin::Origin,
     settings::{ConfigError, Env},
 };
 
@@ -123,6 +124,63 @@ impl Settings {
             retry: env.seconds("MAIL_RETRY_SECS", "10", 1..=3600)?,
         })
     }
+}
+
+/// The frontend pages an account's mail links to (`VERIFY_EMAIL_URL`,
+/// `RESET_PASSWORD_URL`, `CONFIRM_EMAIL_URL`). A link carries its token in
+/// the fragment (`#token=...`), which browsers never send to a server nor
+/// put in a `Referer`; the page relays it to the API with `fetch`, so in
+/// the cross-site shape the answer's cookie is the one the SPA's requests
+/// carry.
+#[derive(Clone, Debug)]
+pub struct Links {
+    pub verify_email: url::Url,
+    pub reset_password: url::Url,
+    pub confirm_email: url::Url,
+}
+
+impl Links {
+    /// Reads the pages; by default `/verify-email.html` and so on, on the
+    /// first of `frontend_origins`, or on `public_origin` when there is none
+    /// (same-origin).
+    pub fn from_env(
+        env: &Env,
+        public_origin: &Origin,
+        frontend_origins: &[Origin],
+    ) -> Result<Self, ConfigError> {
+        let origin = frontend_origins.first().unwrap_or(public_origin);
+        let page = |name: &'static str, path: &str| {
+            env.var(name, &format!("{}{path}", origin.as_str()))
+                .parse_with(
+                    parse_page,
+                    "use an absolute http(s) URL of a frontend page, \
+                     without a fragment (the token goes there)",
+                )
+        };
+        Ok(Self {
+            verify_email: page("VERIFY_EMAIL_URL", "/verify-email.html")?,
+            reset_password: page("RESET_PASSWORD_URL", "/reset-password.html")?,
+            confirm_email: page("CONFIRM_EMAIL_URL", "/confirm-email.html")?,
+        })
+    }
+
+    /// `page` with `token` in its fragment: the link a mail carries.
+    pub fn link(page: &url::Url, token: &NewToken) -> String {
+        let mut link = page.clone();
+        link.set_fragment(Some(&format!("token={}", token.secret())));
+        link.to_string()
+    }
+}
+
+fn parse_page(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|err| format!("not a URL ({err})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("not an http(s) URL".into());
+    }
+    if url.fragment().is_some() {
+        return Err("has a fragment, where the token goes".into());
+    }
+    Ok(url)
 }
 
 /// The outbox: queues mail, and sends it from a background task. Cheap to
@@ -338,6 +396,48 @@ mod tests {
         assert!(settings.relay.is_none());
         assert_eq!(settings.app_name, "my-app");
         assert_eq!(settings.per_address_per_hour, 5);
+    }
+
+    #[test]
+    fn links_go_to_the_first_frontend_origin_and_carry_the_token_in_the_fragment() {
+        let public = Origin::parse("https://api.example.com").unwrap();
+        let frontend = [Origin::parse("https://app.example.com").unwrap()];
+        let none = |_: &str| None;
+        let links = Links::from_env(&Env::new(&none), &public, &frontend).unwrap();
+        assert_eq!(
+            links.reset_password.as_str(),
+            "https://app.example.com/reset-password.html"
+        );
+        let same_origin = Links::from_env(&Env::new(&none), &public, &[]).unwrap();
+        assert_eq!(
+            same_origin.verify_email.as_str(),
+            "https://api.example.com/verify-email.html"
+        );
+
+        let token = NewToken::new(
+            crate::account_tokens::Purpose::ResetPassword,
+            1,
+            "a@example.com",
+            Duration::from_secs(60),
+        );
+        let link = Links::link(&links.reset_password, &token);
+        assert_eq!(
+            link,
+            format!(
+                "https://app.example.com/reset-password.html#token={}",
+                token.secret()
+            )
+        );
+
+        for bad in [
+            "/reset.html",
+            "ftp://x.example/r",
+            "https://app.example.com/r#x",
+        ] {
+            let lookup = |name: &str| (name == "RESET_PASSWORD_URL").then(|| bad.to_owned());
+            let err = Links::from_env(&Env::new(&lookup), &public, &frontend).unwrap_err();
+            assert_eq!(err.var, "RESET_PASSWORD_URL", "{bad}");
+        }
     }
 
     #[test]

@@ -257,5 +257,9 @@ impl Engine for Postgres {
     }
 
     #[cfg(feature = "mail")]
-    super::mail_statements!(CLAIM_MAIL);
+    super::mail_statements!(
+        claim: CLAIM_MAIL,
+        begin: "BEGIN",
+        one_recipient_at_a_time: Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+    );
 }

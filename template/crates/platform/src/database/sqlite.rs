@@ -241,5 +241,9 @@ impl Engine for Sqlite {
     }
 
     #[cfg(feature = "mail")]
-    super::mail_statements!(CLAIM_MAIL);
+    super::mail_statements!(
+        claim: CLAIM_MAIL,
+        begin: "BEGIN IMMEDIATE",
+        one_recipient_at_a_time: None
+    );
 }

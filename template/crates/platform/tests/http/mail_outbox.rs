@@ -330,3 +330,30 @@ async fn a_token_works_once_for_its_purpose_until_it_expires_or_is_voided() {
         );
     }
 }
+
+/// Queueings for one recipient at the same moment, on both engines: the
+/// cap holds, and none of them fails.
+async fn the_cap_holds_under_concurrent_queueing<E: Engine>(pool: sqlx::Pool<E>) {
+    let outbox = Outbox::new(pool, settings("", &[("MAIL_PER_ADDRESS_PER_HOUR", "2")]));
+    let attempts: Vec<_> = (0..10)
+        .map(|n| {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.queue(&mail("raced@example.com", n), None).await })
+        })
+        .collect();
+    let mut queued = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap().expect("no queueing fails") {
+            queued += 1;
+        }
+    }
+    assert_eq!(queued, 2);
+}
+
+#[tokio::test]
+async fn the_cap_holds_when_many_ask_at_once() {
+    let database = TestDatabase::create(Store::Sqlite).await;
+    the_cap_holds_under_concurrent_queueing(sqlite_pool(&database).await).await;
+    let database = TestDatabase::create(Store::Postgres).await;
+    the_cap_holds_under_concurrent_queueing(postgres_pool(&database).await).await;
+}
