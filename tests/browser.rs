@@ -1,6 +1,9 @@
 //! The deployment shapes, proven in a real browser: headless Chromium (the
 //! Debian package) loads a page, and the page signs up, logs in, reads the
 //! session, logs out and reads 401 against a generated project's binary.
+//! The `account_*` scenarios drive the example frontend's account section
+//! (sessions list, "Sign out" on another browser, password change, account
+//! deletion) from two browser contexts signed in to one account.
 //! With `auth = oidc` the browser signs in through a real OpenID provider
 //! (npm `oidc-provider`, started by the scenario): its login form, consent,
 //! the relay back to the API, logout at the provider, and the hostile cases.
@@ -63,6 +66,16 @@ fn non_allowlisted_origin_reads_nothing_and_changes_nothing() {
 #[test]
 fn without_cors_a_cross_origin_page_reads_nothing() {
     scenario("no-cors");
+}
+
+#[test]
+fn account_section_from_two_browsers_same_origin() {
+    scenario("account-same-origin");
+}
+
+#[test]
+fn account_section_from_two_browsers_cross_site_third_party_cookies_blocked() {
+    scenario("account-cross-site-third-party-cookies-blocked");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 // file, its <script> tag and the account <section> in index.html to remove
 // it.
 
-import { api, call, show } from './app.js';
+import { api, call, onSession, show } from './app.js';
 
 Object.assign(api, {
   changePassword: (currentPassword, password) =>
@@ -47,7 +47,7 @@ async function load() {
   }
 }
 
-document.addEventListener('session', ({ detail: { user } }) => {
+onSession((user) => {
   section.hidden = !user;
   if (user) load();
 });

@@ -38,6 +38,22 @@ export function show(result) {
   last.textContent = `${result.status} ${JSON.stringify(result.body, null, 2) ?? ''}`;
 }
 
+/** Who the last session read said is signed in: `{ user }`, `user` null if nobody; undefined before it. */
+let known;
+
+/**
+ * Calls `listener(user)` each time the page learns who is signed in
+ * (`user` is null if nobody), and at once if it knows already. The other
+ * parts of the page use this rather than a `session` event listener of
+ * their own: their scripts run after this one, and the first answer may
+ * come before they do (seen on a reload, account.js still loading), too
+ * late for a listener added then.
+ */
+export function onSession(listener) {
+  document.addEventListener('session', ({ detail }) => listener(detail.user));
+  if (known) listener(known.user);
+}
+
 /**
  * Asks the API who is signed in, shows it, and tells the rest of the page
  * with a `session` event (`detail.user` is the user, or null).
@@ -47,6 +63,7 @@ async function refresh() {
     const result = await api.session();
     const user = result.status === 200 ? result.body.user : null;
     who.textContent = user ? `Signed in as ${user.email}` : 'Not signed in';
+    known = { user };
     document.dispatchEvent(new CustomEvent('session', { detail: { user } }));
   } catch (error) {
     // A network or CORS failure: the browser gives page code no details.

@@ -2,7 +2,7 @@
 // "Extending"). Delete this file, its <script> tag and the notes <section>
 // in index.html to remove it.
 
-import { api, call, show } from './app.js';
+import { api, call, onSession, show } from './app.js';
 
 Object.assign(api, {
   // `after` is the `next` cursor of the previous page.
@@ -46,7 +46,7 @@ async function load(after) {
   more.hidden = !next;
 }
 
-document.addEventListener('session', ({ detail: { user } }) => {
+onSession((user) => {
   section.hidden = !user;
   if (user) load(null);
 });

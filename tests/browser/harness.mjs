@@ -339,8 +339,12 @@ export async function launchChromium({ blockThirdPartyCookies }) {
   const context = browser.contexts()[0];
   return {
     context,
-    /** A separate browser context (its own cookies), as another person's browser would be. */
-    newContext: () => browser.newContext(),
+    /**
+     * A separate browser context (its own cookies), as another person's
+     * browser, or another device of the same person, would be; `options`
+     * are playwright's (`userAgent`...).
+     */
+    newContext: (options) => browser.newContext(options),
     /** Every cookie in the browser, partitioned ones included (CDP `Storage.getCookies`). */
     async cookies() {
       const { cookies } = await cdp.send('Storage.getCookies');
@@ -351,12 +355,14 @@ export async function launchChromium({ blockThirdPartyCookies }) {
 
 /**
  * Opens `url` in a new tab that records DevTools' CORS failures; `before`
- * is called with the tab before it loads anything.
+ * is called (and awaited) with the tab before it loads anything. The tab is
+ * in the browser's first context unless `context` (from
+ * `browser.newContext`) says otherwise.
  */
-export async function openPage(browser, url, { before } = {}) {
-  const page = await browser.context.newPage();
-  before?.(page);
-  const cdp = await browser.context.newCDPSession(page);
+export async function openPage(browser, url, { before, context = browser.context } = {}) {
+  const page = await context.newPage();
+  await before?.(page);
+  const cdp = await context.newCDPSession(page);
   const urls = new Map();
   const corsErrors = [];
   cdp.on('Network.requestWillBeSent', ({ requestId, request }) => urls.set(requestId, `${request.method} ${request.url}`));

@@ -55,6 +55,17 @@ import {
 
 const PASSWORD = 'a long passphrase';
 
+/** What the cross-site project's cookies must be: partitioned under the frontend's site. */
+const PARTITIONED_COOKIE = {
+  name: '__Host-sid',
+  path: '/',
+  httpOnly: true,
+  secure: true,
+  sameSite: 'None',
+  partitionedFor: 'http://localhost',
+  hostOnly: true,
+};
+
 /** Creates an account from outside the browser, as an attacker would for themselves. */
 function signupDirectly(origin, email) {
   return postDirectly(origin, '/api/auth/signup', { email, password: PASSWORD });
@@ -198,6 +209,11 @@ const scenarios = {
   'vite-same-origin': () => viteSameOrigin(),
   /** `vite build` with that config, served by the same-origin backend. */
   'vite-build': () => viteBuild(),
+
+  /** The account section, from two browsers signed in to one account, the SPA served by the backend. */
+  'account-same-origin': () => accountFromTwoBrowsers({ crossSite: false }),
+  /** The same, localhost:F -> 127.0.0.1:B with third-party cookies blocked: partitioned cookies. */
+  'account-cross-site-third-party-cookies-blocked': () => accountFromTwoBrowsers({ crossSite: true }),
 
   /** Two instances behind nginx (tests/proxy.rs). */
   'behind-proxy': () => behindProxy(),
@@ -507,17 +523,246 @@ async function crossSite({ blockThirdPartyCookies }) {
     page,
     backend,
     backendOrigin,
-    expected: {
-      name: '__Host-sid',
-      path: '/',
-      httpOnly: true,
-      secure: true,
-      sameSite: 'None',
-      partitionedFor: 'http://localhost',
-      hostOnly: true,
-    },
+    expected: PARTITIONED_COOKIE,
   });
   assert.deepEqual(page.corsErrors, []);
+}
+
+// ------------------------------------------------------- the account section
+
+/**
+ * Device B's User-Agent: told apart from A's in the sessions list, and
+ * with markup in it, which the page must show as text.
+ */
+const DEVICE_B_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) DeviceB/1.0 <i>tablet</i>';
+
+/**
+ * The example frontend's account section, driven through its UI from two
+ * browser contexts ("devices" A and B) signed in to one account: the
+ * sessions list, "Sign out" on the other device's row, changing the
+ * password (which signs B out), and deleting the account. Checked on what
+ * each page shows and on what the API answers each page (its own fetch,
+ * `credentials: 'include'`), and, cross-site, on the cookies being the
+ * partitioned ones with third-party cookies blocked in both contexts.
+ */
+async function accountFromTwoBrowsers({ crossSite }) {
+  let backend, apiOrigin, pageOrigin, expectedCookie;
+  if (crossSite) {
+    ({ backend, backendOrigin: apiOrigin, frontendOrigin: pageOrigin } = await startCrossOrigin('127.0.0.1'));
+    assertStartupLine(backend, 'cross-site', '__Host-sid; Path=/; Secure; HttpOnly; SameSite=None; Partitioned');
+    expectedCookie = PARTITIONED_COOKIE;
+  } else {
+    const port = await freePort();
+    apiOrigin = pageOrigin = `http://localhost:${port}`;
+    backend = await Backend.start(process.env.SAME_APP_BIN, {
+      BIND_ADDR: `127.0.0.1:${port}`,
+      PUBLIC_ORIGIN: apiOrigin,
+      STATIC_DIR: path.join(process.env.SAME_APP_DIR, 'frontend'),
+    });
+    assertStartupLine(backend, 'same-origin', 'sid; Path=/; HttpOnly; SameSite=Lax');
+    expectedCookie = LAX_DEV_COOKIE;
+  }
+  const browser = await launchChromium({ blockThirdPartyCookies: true });
+  const contextB = await browser.newContext({ userAgent: DEVICE_B_USER_AGENT });
+  // A's account.js arrives only once the page's first session read is
+  // answered, as happened now and then on a reload here: the section must
+  // still show up. B loads as it comes.
+  const a = await openPage(browser, `${pageOrigin}/`, { before: accountScriptAfterSessionRead });
+  const b = await openPage(browser, `${pageOrigin}/`, { context: contextB });
+  a.jar = browser.context;
+  b.jar = contextB;
+  for (const page of [a, b]) await shows(page, '#who', 'Not signed in');
+
+  if (crossSite) {
+    // The control, in both contexts: an ordinary third-party cookie is refused.
+    const control = `http://127.0.0.1:${await serveUnpartitionedCookie(pageOrigin)}`;
+    for (const page of [a, b]) {
+      assert.equal((await pageFetch(page, `${control}/`, { credentials: 'include' })).status, 200);
+      const stored = (await page.jar.cookies()).some((c) => c.name === 'unpartitioned');
+      assert.equal(stored, false, 'third-party cookies are blocked in both contexts');
+    }
+  }
+
+  const host = new URL(apiOrigin).hostname;
+  /** The page's session cookie, checked against the shape's attributes. */
+  const cookieOf = async (page) => {
+    // playwright gives the partition key as a string; assertCookie reads CDP's object.
+    const found = sessionCookies(
+      (await page.jar.cookies()).map((c) => ({ ...c, partitionKey: c.partitionKey && { topLevelSite: c.partitionKey } })),
+      host,
+    );
+    assert.ok(found.length <= 1, `one session cookie at most: ${JSON.stringify(found)}`);
+    if (found[0]) assertCookie(found[0], expectedCookie);
+    return found[0];
+  };
+  /** GETs `path` of the API from the page, as the page's own code would. */
+  const read = async (page, path) => {
+    const answer = await pageFetch(page, `${apiOrigin}${path}`, { credentials: 'include' });
+    assert.ok(answer.read, `the page could not read ${path}`);
+    return { status: answer.status, body: answer.body ? JSON.parse(answer.body) : null };
+  };
+  const sessionStatus = async (page) => (await read(page, '/api/auth/session')).status;
+
+  const email = `two-devices-${randomUUID()}@example.com`;
+  const NEW_PASSWORD = 'another long passphrase';
+  const uaA = await a.evaluate(() => navigator.userAgent);
+  assert.equal(await b.evaluate(() => navigator.userAgent), DEVICE_B_USER_AGENT);
+
+  // 1. A signs up, B logs in: A's account section lists both, A's marked.
+  assert.equal(await signInThroughForm(a, 'signup', email, PASSWORD), 201);
+  assert.equal(await signInThroughForm(b, 'login', email, PASSWORD), 200);
+  const [cookieA, cookieB] = [await cookieOf(a), await cookieOf(b)];
+  assert.ok(cookieA && cookieB, 'both devices hold a session cookie');
+  await a.reload();
+  await shows(a, '#who', `Signed in as ${email}`);
+  const rows = await sessionRows(a, 2);
+  const mine = rows.filter((row) => row.includes('(this browser)'));
+  assert.equal(mine.length, 1, `one row is this browser: ${JSON.stringify(rows)}`);
+  assert.ok(mine[0].startsWith(`${uaA}, last seen `), `A's row shows its user agent: ${mine[0]}`);
+  const other = rows.find((row) => !row.includes('(this browser)'));
+  assert.ok(other.startsWith(`${DEVICE_B_USER_AGENT}, last seen `), `B's row shows its user agent: ${other}`);
+  assert.equal(await a.locator('#sessions li i').count(), 0, 'the user agent is shown as text, not HTML');
+  // The same from the API: handles that are not the cookies' ids.
+  const listed = await read(a, '/api/auth/sessions');
+  assert.equal(listed.status, 200, JSON.stringify(listed));
+  const byAgent = Object.fromEntries(listed.body.sessions.map((s) => [s.user_agent, s]));
+  assert.equal(listed.body.sessions.length, 2, JSON.stringify(listed.body));
+  assert.equal(byAgent[uaA]?.current, true, JSON.stringify(listed.body));
+  assert.equal(byAgent[DEVICE_B_USER_AGENT]?.current, false, JSON.stringify(listed.body));
+  const handleB = byAgent[DEVICE_B_USER_AGENT].id;
+  for (const cookie of [cookieA, cookieB]) {
+    const named = listed.body.sessions.some((s) => s.id === cookie.value || cookie.value.includes(s.id));
+    assert.ok(!named, `a session's id gives its cookie away: ${JSON.stringify(listed.body)}`);
+  }
+
+  // 2. "Sign out" on B's row ends B's session at once; A stays signed in.
+  const ended = await answerTo(a, 'DELETE', '/api/auth/sessions/', () =>
+    a.locator('#sessions li').filter({ hasNotText: '(this browser)' }).getByRole('button', { name: 'Sign out' }).click(),
+  );
+  assert.equal(ended.status(), 204);
+  assert.equal(new URL(ended.url()).pathname, `/api/auth/sessions/${encodeURIComponent(handleB)}`, "B's handle");
+  assert.equal(await sessionStatus(b), 401, "B's next session read");
+  await b.reload();
+  await shows(b, '#who', 'Not signed in');
+  assert.equal(await b.locator('#account-section').isHidden(), true);
+  assert.equal(await sessionStatus(a), 200, 'A is still signed in');
+  await shows(a, '#who', `Signed in as ${email}`);
+  const [left] = await sessionRows(a, 1);
+  assert.ok(left.startsWith(`${uaA}, last seen `) && left.includes('(this browser)'), left);
+
+  // 3. B signs in again; A changes the password; B is signed out, and only
+  // the new password signs it in.
+  assert.equal(await signInThroughForm(b, 'login', email, PASSWORD), 200);
+  await a.reload();
+  await sessionRows(a, 2);
+  await a.fill('#current-password', PASSWORD);
+  await a.fill('#new-password', NEW_PASSWORD);
+  const changed = await answerTo(a, 'POST', '/api/auth/password', () => a.click('#change-password button[type="submit"]'));
+  assert.equal(changed.status(), 200);
+  const [kept] = await sessionRows(a, 1);
+  assert.ok(kept.includes('(this browser)'), kept);
+  assert.equal(await a.inputValue('#current-password'), '', 'the form was reset');
+  assert.equal(await sessionStatus(a), 200, 'A is still signed in');
+  assert.notEqual((await cookieOf(a)).value, cookieA.value, "A's session id was rotated");
+  assert.equal(await sessionStatus(b), 401, 'B was signed out by the password change');
+  await b.reload();
+  await shows(b, '#who', 'Not signed in');
+  assert.equal(await signInThroughForm(b, 'login', email, PASSWORD), 401, 'the old password');
+  await shows(b, '#who', 'Not signed in');
+  assert.match(await b.textContent('#last'), /^401 /);
+  assert.equal(await signInThroughForm(b, 'login', email, NEW_PASSWORD), 200, 'the new password');
+  await shows(b, '#who', `Signed in as ${email}`);
+  assert.equal(await sessionStatus(b), 200);
+
+  // 4. A deletes the account: both are signed out.
+  await a.fill('#delete-password', NEW_PASSWORD);
+  const deleted = await answerTo(a, 'DELETE', '/api/auth/account', () => a.click('#delete-account button[type="submit"]'));
+  assert.equal(deleted.status(), 204);
+  await shows(a, '#who', 'Not signed in');
+  await waitFor("A's account section to hide", () => a.locator('#account-section').isHidden());
+  assert.equal(await sessionStatus(a), 401);
+  assert.equal(await cookieOf(a), undefined, "A's cookie was removed");
+  assert.equal(await sessionStatus(b), 401, "B's session ended with the account");
+  await b.reload();
+  await shows(b, '#who', 'Not signed in');
+  assert.equal(await signInThroughForm(b, 'login', email, NEW_PASSWORD), 401, 'the account is gone');
+
+  for (const expected of [
+    `DELETE /api/auth/sessions/${encodeURIComponent(handleB)} 204`,
+    'POST /api/auth/password 200',
+    'DELETE /api/auth/account 204',
+  ]) {
+    assert.ok(backend.responses().includes(expected), `the server answered ${expected}`);
+  }
+  assert.deepEqual(a.corsErrors, []);
+  assert.deepEqual(b.corsErrors, []);
+}
+
+/**
+ * Fills the example's email and password and presses "Sign up" or "Log
+ * in" (`action`); resolves with the status of the API's answer, once the
+ * page has asked who is signed in after it.
+ */
+async function signInThroughForm(page, action, email, password) {
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  const [answer, refreshed] = await Promise.all([
+    answerTo(page, 'POST', `/api/auth/${action}`, () => page.click(`#credentials button[value="${action}"]`)),
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/auth/session' && r.request().method() === 'GET'),
+  ]);
+  assert.ok(refreshed, 'the page asked who is signed in');
+  return answer.status();
+}
+
+/**
+ * Holds back every load of the page's account.js until the page has had
+ * an answer to `GET /api/auth/session` (app.js asks as soon as it runs).
+ */
+function accountScriptAfterSessionRead(page) {
+  return page.route('**/account.js', async (route) => {
+    await page
+      .waitForResponse((r) => new URL(r.url()).pathname === '/api/auth/session', { timeout: 5_000 })
+      .catch(() => {}); // the scenario's own checks will say what went wrong
+    await route.continue();
+  });
+}
+
+/** Runs `act` and resolves with the page's response to `METHOD` on a path starting with `prefix`. */
+async function answerTo(page, method, prefix, act) {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === method && new URL(r.url()).pathname.startsWith(prefix)),
+    act(),
+  ]);
+  return response;
+}
+
+/** Waits until `selector`'s text in `page` is `expected`. */
+async function shows(page, selector, expected) {
+  let seen;
+  try {
+    await waitFor(`${selector} to show ${JSON.stringify(expected)}`, async () => {
+      seen = await page.textContent(selector);
+      return seen === expected;
+    });
+  } catch (error) {
+    throw new Error(`${error.message}; it shows ${JSON.stringify(seen)}`);
+  }
+}
+
+/** Waits until the page's account section is shown with `count` sessions; their rows' text. */
+async function sessionRows(page, count) {
+  let seen;
+  try {
+    await waitFor(`${count} sessions in the account section`, async () => {
+      seen = await page.locator('#sessions li').allTextContents();
+      return seen.length === count && (await page.locator('#account-section').isVisible());
+    });
+  } catch (error) {
+    const hidden = await page.locator('#account-section').isHidden();
+    const last = await page.textContent('#last');
+    throw new Error(`${error.message}; it shows ${JSON.stringify(seen)}, hidden: ${hidden}, last answer: ${last}`);
+  }
+  return seen;
 }
 
 // --------------------------------------------------------------------- main
