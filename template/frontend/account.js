@@ -1,6 +1,8 @@
-// The signed-in user's account: every browser signed in to it, with a
-// button to sign any of them out, changing the password (password projects;
-// every other browser is signed out), and deleting the account. Delete this
+// The signed-in user's account: whether its address is verified (password
+// projects), every browser signed in to it, with a button to sign any of
+// them out, changing the password (password projects; every other browser is
+// signed out) and the address (password projects; confirmed by a mailed
+// link), and deleting the account. Delete this
 // file, its <script> tag and the account <section> in index.html to remove
 // it.
 
@@ -9,6 +11,9 @@ import { api, call, onSession, show } from './app.js';
 Object.assign(api, {
   changePassword: (currentPassword, password) =>
     call('POST', '/api/auth/password', { current_password: currentPassword, password }),
+  changeEmail: (currentPassword, email) =>
+    call('POST', '/api/auth/email', { current_password: currentPassword, email }),
+  resendVerification: () => call('POST', '/api/auth/email/verification'),
   listSessions: () => call('GET', '/api/auth/sessions'),
   endSession: (id) => call('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
   // Password projects confirm with the password; a hosted login needs none.
@@ -47,9 +52,18 @@ async function load() {
   }
 }
 
+// Password projects: whether the address is verified (a hosted login's
+// users have no such field, and the page no such paragraph).
+const verification = document.querySelector('#verification');
+
 onSession((user) => {
   section.hidden = !user;
+  if (verification) verification.hidden = !user || user.email_verified !== false;
   if (user) load();
+});
+
+document.querySelector('#resend-verification')?.addEventListener('click', async () => {
+  show(await api.resendVerification());
 });
 
 // Only password projects have the form.
@@ -64,6 +78,18 @@ document.querySelector('#change-password')?.addEventListener('submit', async (ev
     event.target.reset();
     await load(); // every other session has ended
   }
+});
+
+// Only password projects have the form. Nothing changes until the link
+// mailed to the new address is opened (confirm-email.html).
+document.querySelector('#change-email')?.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const result = await api.changeEmail(
+    document.querySelector('#change-email-password').value,
+    document.querySelector('#new-email').value,
+  );
+  show(result);
+  if (result.status === 202) event.target.reset();
 });
 
 document.querySelector('#delete-account').addEventListener('submit', async (event) => {

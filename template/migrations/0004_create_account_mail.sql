@@ -1,9 +1,10 @@
--- Mail to accounts and the one-time tokens their links carry (the platform
--- crate's mail.rs and account_tokens.rs). A mail is queued in mail_outbox in
+-- Verified addresses, mail to accounts and the one-time tokens their links
+-- carry (the platform crate's mail.rs and account_tokens.rs). A mail is queued in mail_outbox in
 -- the same transaction as its token, and a background task sends it,
 -- retrying while SMTP is down; sent rows stay a day, for the per-address cap.
 -- Times are Unix seconds. Tokens are stored only as digests.
 {%- if database == "postgres" %}
+ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE TABLE account_tokens (
     digest     TEXT   PRIMARY KEY,
     user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -22,6 +23,7 @@ CREATE TABLE mail_outbox (
     sent_at         BIGINT
 );
 {%- else %}
+ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE TABLE account_tokens (
     digest     TEXT    PRIMARY KEY,
     user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -14,7 +14,7 @@ use axum::extract::FromRef;
 {% if auth == "password" -%}
 use platform::{
     cookie_policy::CookiePolicy,
-    mail::{Links, Outbox},
+    mail::Outbox,
     password::Passwords,
     rate_limit::AuthThrottle,
     session_store::{Sessions, UserSessions},
@@ -44,10 +44,9 @@ pub struct AppState {
     pub passwords: Passwords,
     /// The session cookie's attributes, which the device cookie shares.
     pub cookie_policy: CookiePolicy,
-    /// Mail to accounts, queued with its token and sent in the background.
+    /// Mail to accounts, queued with its token and sent in the background,
+    /// and the frontend pages its links open.
     pub outbox: Outbox<crate::database::Database>,
-    /// The frontend pages the mail links to.
-    pub links: Arc<Links>,
 {%- else %}
     /// Sign-ins started per client address.
     pub throttle: Arc<AuthThrottle>,
@@ -70,8 +69,7 @@ impl AppState {
 {%- if auth == "password" %}
             passwords: Passwords::new().await?,
             cookie_policy: config.http.cookie.clone(),
-            outbox: Outbox::new(db.clone(), config.mail.clone()),
-            links: Arc::new(config.links.clone()),
+            outbox: Outbox::new(db.clone(), config.mail.clone(), config.links.clone()),
 {%- else %}
             provider: Provider::new(config.oidc.clone())?,
 {%- endif %}

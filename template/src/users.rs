@@ -22,6 +22,8 @@ use crate::database::Pool;
 pub struct User {
     pub id: i64,
     pub email: String,
+    /// Whether a link mailed to `email` has been opened.
+    pub email_verified: bool,
 }
 
 impl Account for User {
@@ -55,7 +57,8 @@ pub async fn insert(
     password_hash: &str,
 ) -> Result<Result<User, EmailTaken>, sqlx::Error> {
     let inserted = sqlx::query_as::<_, User>(
-        "INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id, email",
+        "INSERT INTO users (email, password_hash) VALUES ($1, $2) \
+         RETURNING id, email, email_verified",
     )
     .bind(email)
     .bind(password_hash)
@@ -74,7 +77,7 @@ pub async fn insert(
 pub struct OwnerGone;
 
 pub async fn find_by_id(db: &Pool, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>("SELECT id, email FROM users WHERE id = $1")
+    sqlx::query_as::<_, User>("SELECT id, email, email_verified FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
         .await
@@ -84,10 +87,46 @@ pub async fn credentials_by_email(
     db: &Pool,
     email: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    sqlx::query_as("SELECT id, email, password_hash FROM users WHERE email = $1")
+    sqlx::query_as("SELECT id, email, email_verified, password_hash FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(db)
         .await
+}
+
+/// Marks the account's address verified, if it is still `email`: the
+/// account as it is now, `None` if it has another address (or is gone).
+pub async fn mark_verified(db: &Pool, id: i64, email: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(
+        "UPDATE users SET email_verified = TRUE WHERE id = $1 AND email = $2 \
+         RETURNING id, email, email_verified",
+    )
+    .bind(id)
+    .bind(email)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves the account to `email`, verified (the link that asked for it was
+/// opened there): the account as it is now, `None` if it is gone, or
+/// `EmailTaken` if another account has the address by now.
+pub async fn change_email(
+    db: &Pool,
+    id: i64,
+    email: &str,
+) -> Result<Result<Option<User>, EmailTaken>, sqlx::Error> {
+    let changed = sqlx::query_as::<_, User>(
+        "UPDATE users SET email = $2, email_verified = TRUE WHERE id = $1 \
+         RETURNING id, email, email_verified",
+    )
+    .bind(id)
+    .bind(email)
+    .fetch_optional(db)
+    .await;
+    match changed {
+        Ok(user) => Ok(Ok(user)),
+        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(Err(EmailTaken)),
+        Err(err) => Err(err),
+    }
 }
 
 /// Replaces the account's password hash; `false` if there is no such

@@ -21,6 +21,7 @@ use platform::{
     ApiError, account_tokens,
     extract::{CurrentUser, Json, UserAgent},
     known_devices::DeviceCookie,
+    mail::Outbox,
     password::Passwords,
     rate_limit::{AuthThrottle, ClientIp},
     session,
@@ -30,15 +31,19 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::{
-    database::Pool,
+    database::{Database, Pool},
     state::AppState,
     users::{self, User},
 };
 
+mod email_change;
+mod email_verification;
 mod password_reset;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(email_change::router())
+        .merge(email_verification::router())
         .merge(password_reset::router())
         .route("/api/auth/signup", post(signup))
         .route("/api/auth/login", post(login))
@@ -86,6 +91,7 @@ struct UserResponse {
 struct UserJson {
     id: i64,
     email: String,
+    email_verified: bool,
 }
 
 impl From<User> for UserResponse {
@@ -94,6 +100,7 @@ impl From<User> for UserResponse {
             user: UserJson {
                 id: user.id,
                 email: user.email,
+                email_verified: user.email_verified,
             },
         }
     }
@@ -107,6 +114,7 @@ async fn signup(
     State(db): State<Pool>,
     State(passwords): State<Passwords>,
     State(throttle): State<Arc<AuthThrottle>>,
+    State(outbox): State<Outbox<Database>>,
     client: ClientIp,
     session: Session,
     device: DeviceCookie,
@@ -128,6 +136,11 @@ async fn signup(
         })?;
     session::sign_in(&session, &user, user_agent).await?;
     let device = device.remember(&db, user.id).await?;
+    // The account exists whatever happens to its mail: a failure here is
+    // logged, and the user can ask for the link again.
+    if let Err(err) = email_verification::mail_verification_link(&outbox, &user).await {
+        tracing::warn!(user_id = user.id, error = %err, "queueing the verification mail failed");
+    }
     tracing::info!(user_id = user.id, "signed up");
     Ok((
         StatusCode::CREATED,

@@ -82,7 +82,7 @@ async fn a_column_added_to_users_reaches_no_answer() {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys, ["email", "id"], "{body}");
+        assert_eq!(keys, ["email", "email_verified", "id"], "{body}");
     }
 }
 

@@ -16,6 +16,10 @@ mod accounts;
 {%- if cross_origin %}mod cors;
 {% endif %}mod csrf;
 {%- if auth == "password" %}
+mod email_change;
+mod email_verification;
+{%- endif %}
+{%- if auth == "password" %}
 mod login_timing;
 {%- endif %}
 {%- unless cross_origin %}

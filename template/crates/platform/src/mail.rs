@@ -188,6 +188,7 @@ fn parse_page(value: &str) -> Result<url::Url, String> {
 pub struct Outbox<E: Engine> {
     db: sqlx::Pool<E>,
     settings: Arc<Settings>,
+    links: Arc<Links>,
     /// Wakes this instance's sender when a mail is queued here.
     wake: Arc<Notify>,
 }
@@ -197,16 +198,20 @@ impl<E: Engine> Clone for Outbox<E> {
         Self {
             db: self.db.clone(),
             settings: Arc::clone(&self.settings),
+            links: Arc::clone(&self.links),
             wake: Arc::clone(&self.wake),
         }
     }
 }
 
 impl<E: Engine> Outbox<E> {
-    pub fn new(db: sqlx::Pool<E>, settings: Settings) -> Self {
+    /// The outbox on `db`, sending as `settings` say, for mail whose links
+    /// open `links`.
+    pub fn new(db: sqlx::Pool<E>, settings: Settings, links: Links) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
+            links: Arc::new(links),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -214,6 +219,11 @@ impl<E: Engine> Outbox<E> {
     /// The application's name, for subjects.
     pub fn app_name(&self) -> &str {
         &self.settings.app_name
+    }
+
+    /// The frontend pages the mail links to.
+    pub fn links(&self) -> &Links {
+        &self.links
     }
 
     /// Queues `mail`, and stores `token` (the one its link carries) in the

@@ -60,7 +60,6 @@ struct Reset {
 async fn forgot(
     State(db): State<Pool>,
     State(outbox): State<Outbox<Database>>,
-    State(links): State<Arc<Links>>,
     State(throttle): State<Arc<AuthThrottle>>,
     client: ClientIp,
     Json(input): Json<Forgot>,
@@ -68,7 +67,7 @@ async fn forgot(
     let email = normalise_email(&input.email)?;
     throttle.check_address(client)?;
     tokio::spawn(async move {
-        if let Err(err) = mail_reset_link(&db, &outbox, &links, &email).await {
+        if let Err(err) = mail_reset_link(&db, &outbox, &email).await {
             tracing::warn!(error = %err, "queueing a password reset mail failed");
         }
     });
@@ -84,7 +83,6 @@ async fn forgot(
 async fn mail_reset_link(
     db: &Pool,
     outbox: &Outbox<Database>,
-    links: &Links,
     email: &str,
 ) -> Result<(), sqlx::Error> {
     let Some(account) = users::credentials_by_email(db, email).await? else {
@@ -103,7 +101,7 @@ async fn mail_reset_link(
              {link}\n\n\
              If you did not ask for this, ignore this mail: your password stays as it is.\n",
             email = user.email,
-            link = Links::link(&links.reset_password, &token),
+            link = Links::link(&outbox.links().reset_password, &token),
         ),
     };
     outbox.queue(&mail, Some(&token)).await?;

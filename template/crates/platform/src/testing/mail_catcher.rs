@@ -170,19 +170,32 @@ impl MailCatcher {
     /// The messages to `to`, waiting up to `patience` until there are at
     /// least `count`; fails the test if they do not come.
     pub async fn wait_for(&self, to: &str, count: usize, patience: Duration) -> Vec<ReceivedMail> {
+        self.wait_for_subject(to, "", count, patience).await
+    }
+
+    /// The messages to `to` whose subject contains `subject`, waiting up to
+    /// `patience` until there are at least `count`; fails the test if they
+    /// do not come.
+    pub async fn wait_for_subject(
+        &self,
+        to: &str,
+        subject: &str,
+        count: usize,
+        patience: Duration,
+    ) -> Vec<ReceivedMail> {
         let started = Instant::now();
         loop {
             let to_them: Vec<ReceivedMail> = self
                 .received()
                 .into_iter()
-                .filter(|mail| mail.to.iter().any(|r| r == to))
+                .filter(|mail| mail.to.iter().any(|r| r == to) && mail.subject.contains(subject))
                 .collect();
             if to_them.len() >= count {
                 return to_them;
             }
             assert!(
                 started.elapsed() < patience,
-                "{count} mail(s) to {to} expected within {patience:?}, got {}",
+                "{count} mail(s) to {to} about {subject:?} expected within {patience:?}, got {}",
                 to_them.len()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;

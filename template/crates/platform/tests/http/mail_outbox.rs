@@ -11,7 +11,8 @@ use std::time::Duration;
 use platform::{
     account_tokens::{self, NewToken, Purpose, TokenOwner},
     database::{Engine, postgres, sqlite},
-    mail::{Mail, Outbox, Settings},
+    mail::{Links, Mail, Outbox, Settings},
+    origin::Origin,
     settings::Env,
     testing::{MailCatcher, smtp_url},
 };
@@ -43,6 +44,14 @@ fn settings(smtp: &str, extra: &[(&str, &str)]) -> Settings {
     Settings::from_env(&Env::new(&lookup), "test-app").expect("valid mail settings")
 }
 
+/// An outbox on `pool`, sending as `settings` say.
+fn outbox_on<E: Engine>(pool: sqlx::Pool<E>, settings: Settings) -> Outbox<E> {
+    let none = |_: &str| None;
+    let public = Origin::parse("http://localhost:8080").unwrap();
+    let links = Links::from_env(&Env::new(&none), &public, &[]).unwrap();
+    Outbox::new(pool, settings, links)
+}
+
 fn mail(to: &str, n: usize) -> Mail {
     Mail {
         to: to.to_owned(),
@@ -69,7 +78,7 @@ async fn postgres_pool(database: &TestDatabase) -> sqlx::PgPool {
 
 /// A mail queued now arrives, with its sender, subject and text intact.
 async fn a_queued_mail_arrives<E: Engine>(pool: sqlx::Pool<E>, catcher: &MailCatcher) {
-    let outbox = Outbox::new(pool, settings(&catcher.smtp_url(), &[]));
+    let outbox = outbox_on(pool, settings(&catcher.smtp_url(), &[]));
     let sender = outbox.spawn_sender();
     assert!(
         outbox
@@ -100,7 +109,7 @@ async fn a_queued_mail_arrives_on_both_engines() {
 async fn mail_queued_while_smtp_is_down_arrives_when_it_is_back() {
     let port = MailCatcher::spare_port();
     let database = TestDatabase::create(Store::Sqlite).await;
-    let outbox = Outbox::new(sqlite_pool(&database).await, settings(&smtp_url(port), &[]));
+    let outbox = outbox_on(sqlite_pool(&database).await, settings(&smtp_url(port), &[]));
     let sender = outbox.spawn_sender();
     assert!(
         outbox
@@ -130,7 +139,7 @@ async fn mail_queued_before_a_restart_is_sent_by_the_next_process() {
     let database = TestDatabase::create(Store::Sqlite).await;
     {
         // Queued, and the process ends before any sender ran.
-        let outbox = Outbox::new(
+        let outbox = outbox_on(
             sqlite_pool(&database).await,
             settings(&catcher.smtp_url(), &[]),
         );
@@ -142,7 +151,7 @@ async fn mail_queued_before_a_restart_is_sent_by_the_next_process() {
         );
     }
     assert!(catcher.received().is_empty());
-    let outbox = Outbox::new(
+    let outbox = outbox_on(
         sqlite_pool(&database).await,
         settings(&catcher.smtp_url(), &[]),
     );
@@ -158,11 +167,11 @@ async fn two_instances_on_one_table_send_each_mail_once() {
     };
     let database = TestDatabase::create(Store::Postgres).await;
     let extra = [("MAIL_PER_ADDRESS_PER_HOUR", "1000")];
-    let first = Outbox::new(
+    let first = outbox_on(
         postgres_pool(&database).await,
         settings(&catcher.smtp_url(), &extra),
     );
-    let second = Outbox::new(
+    let second = outbox_on(
         postgres_pool(&database).await,
         settings(&catcher.smtp_url(), &extra),
     );
@@ -194,7 +203,7 @@ async fn two_instances_on_one_table_send_each_mail_once() {
 async fn a_recipient_gets_at_most_its_hourly_share() {
     let database = TestDatabase::create(Store::Sqlite).await;
     let pool = sqlite_pool(&database).await;
-    let outbox = Outbox::new(pool, settings("", &[("MAIL_PER_ADDRESS_PER_HOUR", "3")]));
+    let outbox = outbox_on(pool, settings("", &[("MAIL_PER_ADDRESS_PER_HOUR", "3")]));
     for n in 0..3 {
         assert!(
             outbox
@@ -245,7 +254,7 @@ async fn a_token_works_once_for_its_purpose_until_it_expires_or_is_voided() {
         .execute("INSERT INTO users (email) VALUES ('ada@example.com')")
         .await;
     let user_id = database.count("SELECT id FROM users").await;
-    let outbox = Outbox::new(pool.clone(), settings("", &[]));
+    let outbox = outbox_on(pool.clone(), settings("", &[]));
     let issue = |purpose, lifetime| NewToken::new(purpose, user_id, "ada@example.com", lifetime);
 
     let token = issue(Purpose::ResetPassword, Duration::from_secs(60));
@@ -334,7 +343,7 @@ async fn a_token_works_once_for_its_purpose_until_it_expires_or_is_voided() {
 /// Queueings for one recipient at the same moment, on both engines: the
 /// cap holds, and none of them fails.
 async fn the_cap_holds_under_concurrent_queueing<E: Engine>(pool: sqlx::Pool<E>) {
-    let outbox = Outbox::new(pool, settings("", &[("MAIL_PER_ADDRESS_PER_HOUR", "2")]));
+    let outbox = outbox_on(pool, settings("", &[("MAIL_PER_ADDRESS_PER_HOUR", "2")]));
     let attempts: Vec<_> = (0..10)
         .map(|n| {
             let outbox = outbox.clone();
