@@ -7,6 +7,9 @@
 //! With `auth = oidc` the browser signs in through a real OpenID provider
 //! (npm `oidc-provider`, started by the scenario): its login form, consent,
 //! the relay back to the API, logout at the provider, and the hostile cases.
+//! The `password_reset_*` scenarios ask for a reset link by mail from the
+//! example frontend, with a real SMTP server (aiosmtpd, run by python3 from
+//! `tests/browser/smtp_server.py`) receiving the mail, and open its link.
 //! The `vite_*` scenarios run the generated README's Vite recipes (its
 //! `vite.config.js`, read from the rendered README) with a real Vite: the dev
 //! server cross-origin and proxying same-origin, and `vite build` served by
@@ -34,7 +37,7 @@ use std::{
 };
 
 use common::{
-    browser::{browser_dir, tools},
+    browser::{browser_dir, smtp_server_available, tools},
     cargo, files_below, generate, shared_target_dir, template_copy,
 };
 
@@ -76,6 +79,16 @@ fn account_section_from_two_browsers_same_origin() {
 #[test]
 fn account_section_from_two_browsers_cross_site_third_party_cookies_blocked() {
     scenario("account-cross-site-third-party-cookies-blocked");
+}
+
+#[test]
+fn password_reset_by_mail_same_origin() {
+    mail_scenario("reset-same-origin");
+}
+
+#[test]
+fn password_reset_by_mail_cross_site_third_party_cookies_blocked() {
+    mail_scenario("reset-cross-site-third-party-cookies-blocked");
 }
 
 #[test]
@@ -155,16 +168,29 @@ struct Projects {
 }
 
 fn scenario(name: &str) {
-    run("shapes.mjs", name, projects, "");
+    run("shapes.mjs", name, projects, "", false);
+}
+
+/// A scenario that starts a real SMTP server (aiosmtpd, with python3).
+fn mail_scenario(name: &str) {
+    run("shapes.mjs", name, projects, "", true);
 }
 
 fn oidc_scenario(name: &str) {
-    run("oidc.mjs", name, oidc_projects, "OIDC_");
+    run("oidc.mjs", name, oidc_projects, "OIDC_", false);
 }
 
 /// Runs `node <script> <name>` with the projects' paths in its environment
-/// (`<env_prefix>CROSS_APP_BIN`, `..._DIR`, `<env_prefix>SAME_APP_BIN`, ...).
-fn run(script: &str, name: &str, projects: fn() -> &'static Projects, env_prefix: &str) {
+/// (`<env_prefix>CROSS_APP_BIN`, `..._DIR`, `<env_prefix>SAME_APP_BIN`, ...);
+/// with `smtp`, only if python3 can run aiosmtpd (on the `PYTHONPATH` the
+/// scenario inherits).
+fn run(
+    script: &str,
+    name: &str,
+    projects: fn() -> &'static Projects,
+    env_prefix: &str,
+    smtp: bool,
+) {
     // The browser does not care which cargo-generate rendered the project:
     // .ci/run's extra releases (TEMPLATE_MATRIX=render) leave these out.
     if common::render_only() {
@@ -172,6 +198,9 @@ fn run(script: &str, name: &str, projects: fn() -> &'static Projects, env_prefix
         return;
     }
     let Some(tools) = tools() else { return };
+    if smtp && !smtp_server_available() {
+        return;
+    }
     let projects = projects();
     // One Chromium at a time: the scenarios wait on real time, and parallel
     // browsers on a small machine make that flaky, not faster.

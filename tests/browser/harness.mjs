@@ -195,6 +195,61 @@ export function localhostToLoopback(hostname, options, callback) {
   else callback(null, '127.0.0.1', 4);
 }
 
+// -------------------------------------------------------------- SMTP server
+
+/**
+ * A real SMTP server, aiosmtpd (tests/browser/smtp_server.py, run by
+ * python3 with the PYTHONPATH this script was given), on a free loopback
+ * port; each message it receives is a JSON file in a folder of its own.
+ * `smtpUrl` is the backend's SMTP_URL for it.
+ */
+export async function startSmtpServer() {
+  const port = await freePort();
+  const dir = tempDir('smtp-');
+  const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'smtp_server.py');
+  const child = spawn('python3', [script, String(port), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  const spawnError = new Promise((resolve) => child.once('error', resolve));
+  onExit(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  onFailure(() => console.error(`the SMTP server's output:\n${stdout}${stderr}`));
+  let failed;
+  spawnError.then((error) => (failed = error));
+  await waitFor('the SMTP server (python3 tests/browser/smtp_server.py) to listen', () => {
+    if (failed) throw new Error(`python3 did not start: ${failed.message}`);
+    if (child.exitCode !== null) {
+      throw new Error(`the SMTP server exited with ${child.exitCode} (is aiosmtpd on PYTHONPATH?):\n${stderr}`);
+    }
+    return stdout.startsWith('ready');
+  });
+  /** Every message received so far, oldest first. */
+  const received = () =>
+    fs
+      .readdirSync(dir)
+      .filter((name) => name.endsWith('.json'))
+      .sort()
+      .map((name) => JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')));
+  return {
+    smtpUrl: `smtp://127.0.0.1:${port}?tls=none`,
+    received,
+    /** The messages to `to`, once there are at least `count` of them. */
+    async waitForMail(to, count = 1) {
+      return waitFor(`${count} mail(s) to ${to} at the SMTP server`, () => {
+        const mails = received().filter((mail) => mail.to.includes(to));
+        return mails.length >= count ? mails : null;
+      });
+    },
+  };
+}
+
 // ----------------------------------------------------------- static servers
 
 /**

@@ -5,7 +5,9 @@
 // Environment (set by tests/browser.rs): CHROMIUM (the browser binary),
 // CROSS_APP_BIN / CROSS_APP_DIR and SAME_APP_BIN / SAME_APP_DIR (the built
 // cross-origin and same-origin projects). tests/proxy.rs runs `behind-proxy`
-// with CHROMIUM and PROXY_ORIGIN (nginx in front of two instances).
+// with CHROMIUM and PROXY_ORIGIN (nginx in front of two instances). The
+// reset-* scenarios start a real SMTP server with python3, which needs
+// aiosmtpd importable (PYTHONPATH, passed on from tests/browser.rs).
 //
 // Chromium, the backends and the static servers are started by harness.mjs.
 //
@@ -40,6 +42,7 @@ import {
   serveUnpartitionedCookie,
   sessionCookies,
   sessionStatusWithCookie,
+  startSmtpServer,
   waitFor,
 } from './harness.mjs';
 import {
@@ -91,7 +94,7 @@ function postDirectly(origin, path, json, headers = {}) {
  * The cross-origin project's backend on `backendHost` and its example
  * frontend on `localhost`, each on a free port, the frontend allowlisted.
  */
-async function startCrossOrigin(backendHost) {
+async function startCrossOrigin(backendHost, env = {}) {
   const port = await freePort();
   const backendOrigin = `http://${backendHost}:${port}`;
   const frontendPort = await serveFrontend(path.join(process.env.CROSS_APP_DIR, 'frontend'), backendOrigin);
@@ -100,6 +103,7 @@ async function startCrossOrigin(backendHost) {
     BIND_ADDR: `127.0.0.1:${port}`,
     PUBLIC_ORIGIN: backendOrigin,
     FRONTEND_ORIGINS: frontendOrigin,
+    ...env,
   });
   return { backend, backendOrigin, frontendOrigin };
 }
@@ -214,6 +218,11 @@ const scenarios = {
   'account-same-origin': () => accountFromTwoBrowsers({ crossSite: false }),
   /** The same, localhost:F -> 127.0.0.1:B with third-party cookies blocked: partitioned cookies. */
   'account-cross-site-third-party-cookies-blocked': () => accountFromTwoBrowsers({ crossSite: true }),
+
+  /** "Forgot password?", the mailed link and the reset page, the SPA served by the backend. */
+  'reset-same-origin': () => resetByMail({ crossSite: false }),
+  /** The same, localhost:F -> 127.0.0.1:B with third-party cookies blocked: the reset page's cookie is partitioned. */
+  'reset-cross-site-third-party-cookies-blocked': () => resetByMail({ crossSite: true }),
 
   /** Two instances behind nginx (tests/proxy.rs). */
   'behind-proxy': () => behindProxy(),
@@ -696,6 +705,170 @@ async function accountFromTwoBrowsers({ crossSite }) {
   }
   assert.deepEqual(a.corsErrors, []);
   assert.deepEqual(b.corsErrors, []);
+}
+
+// ------------------------------------------------- password reset by mail
+
+/** The sender the backend is given; its name starts every subject. */
+const MAIL_FROM = 'Reset Test <no-reply@example.com>';
+
+/**
+ * "Forgot password?" through the example frontend, with a real SMTP server
+ * (aiosmtpd): device B is signed in; device A, signed out, asks for a link
+ * by the email field, opens the link from the mail the SMTP server received,
+ * and sets a new password on frontend/reset-password.html, which signs A in
+ * and ends every other session. Checked on what the pages show, on what the
+ * API answers each page, on the mail itself, and, cross-site, on A's cookie
+ * being the partitioned one its app's requests carry, with third-party
+ * cookies blocked in both contexts.
+ */
+async function resetByMail({ crossSite }) {
+  const smtp = await startSmtpServer();
+  const mailEnv = { SMTP_URL: smtp.smtpUrl, MAIL_FROM };
+  let backend, apiOrigin, pageOrigin, expectedCookie;
+  if (crossSite) {
+    ({ backend, backendOrigin: apiOrigin, frontendOrigin: pageOrigin } = await startCrossOrigin('127.0.0.1', mailEnv));
+    assertStartupLine(backend, 'cross-site', '__Host-sid; Path=/; Secure; HttpOnly; SameSite=None; Partitioned');
+    expectedCookie = PARTITIONED_COOKIE;
+  } else {
+    const port = await freePort();
+    apiOrigin = pageOrigin = `http://localhost:${port}`;
+    backend = await Backend.start(process.env.SAME_APP_BIN, {
+      BIND_ADDR: `127.0.0.1:${port}`,
+      PUBLIC_ORIGIN: apiOrigin,
+      STATIC_DIR: path.join(process.env.SAME_APP_DIR, 'frontend'),
+      ...mailEnv,
+    });
+    assertStartupLine(backend, 'same-origin', 'sid; Path=/; HttpOnly; SameSite=Lax');
+    expectedCookie = LAX_DEV_COOKIE;
+  }
+  const browser = await launchChromium({ blockThirdPartyCookies: true });
+  const contextB = await browser.newContext();
+  const a = await openPage(browser, `${pageOrigin}/`);
+  const b = await openPage(browser, `${pageOrigin}/`, { context: contextB });
+  a.jar = browser.context;
+  b.jar = contextB;
+  for (const page of [a, b]) await shows(page, '#who', 'Not signed in');
+
+  if (crossSite) {
+    // The control, in both contexts: an ordinary third-party cookie is refused.
+    const control = `http://127.0.0.1:${await serveUnpartitionedCookie(pageOrigin)}`;
+    for (const page of [a, b]) {
+      assert.equal((await pageFetch(page, `${control}/`, { credentials: 'include' })).status, 200);
+      const stored = (await page.jar.cookies()).some((c) => c.name === 'unpartitioned');
+      assert.equal(stored, false, 'third-party cookies are blocked in both contexts');
+    }
+  }
+
+  const host = new URL(apiOrigin).hostname;
+  /** The page's session cookie, checked against the shape's attributes. */
+  const cookieOf = async (page) => {
+    const found = sessionCookies(
+      (await page.jar.cookies()).map((c) => ({ ...c, partitionKey: c.partitionKey && { topLevelSite: c.partitionKey } })),
+      host,
+    );
+    assert.ok(found.length <= 1, `one session cookie at most: ${JSON.stringify(found)}`);
+    if (found[0]) assertCookie(found[0], expectedCookie);
+    return found[0];
+  };
+  const sessionStatus = async (page) => {
+    const answer = await pageFetch(page, `${apiOrigin}/api/auth/session`, { credentials: 'include' });
+    assert.ok(answer.read, 'the page could not read its session');
+    return answer.status;
+  };
+
+  const email = `reset-${randomUUID()}@example.com`;
+  const NEW_PASSWORD = 'a brand new passphrase';
+
+  // 1. B signs up and stays signed in.
+  assert.equal(await signInThroughForm(b, 'signup', email, PASSWORD), 201);
+  await shows(b, '#who', `Signed in as ${email}`);
+  const cookieB = await cookieOf(b);
+  assert.ok(cookieB, 'B holds a session cookie');
+
+  // 2. A, signed out, types the address and presses "Forgot password?".
+  await a.fill('#email', email);
+  const asked = await answerTo(a, 'POST', '/api/auth/password/forgot', () => a.click('#forgot'));
+  assert.equal(asked.status(), 202);
+  await waitFor('the page to show the answer', async () => (await a.textContent('#last')).startsWith('202 '));
+  assert.equal(await cookieOf(a), undefined, 'asking signs nobody in');
+
+  // 3. The mail, as the SMTP server received it.
+  const [mail] = await smtp.waitForMail(email);
+  assert.equal(mail.from, 'no-reply@example.com', 'the envelope sender');
+  assert.deepEqual(mail.to, [email]);
+  assert.equal(mail.subject, 'Reset Test: reset your password');
+  const links = mail.body.match(/^\S*#token=\S*$/gm) ?? [];
+  assert.equal(links.length, 1, `one link in the mail:\n${mail.body}`);
+  const [link] = links;
+  const token = link.slice(link.indexOf('#token=') + '#token='.length);
+  assert.match(token, /^[0-9a-f]{64}$/, `the token in ${link}`);
+  assert.equal(link, `${pageOrigin}/reset-password.html#token=${token}`, 'the link goes to the reset page');
+
+  // 4. A opens the link exactly as it is in the mail: the page takes the
+  // token out of the address bar, and the new password signs A in.
+  const reset = await openPage(browser, link);
+  const address = await reset.evaluate(() => ({ hash: location.hash, href: location.href }));
+  assert.deepEqual(address, { hash: '', href: `${pageOrigin}/reset-password.html` }, 'the token left the address bar');
+  await reset.fill('#password', NEW_PASSWORD);
+  const done = await answerTo(reset, 'POST', '/api/auth/password/reset', () =>
+    reset.click('#reset button[type="submit"]'),
+  );
+  assert.equal(done.status(), 200);
+  await shows(reset, '#outcome', `Done: signed in as ${email}. Every other session has ended.`);
+  assert.equal(await reset.locator('#reset').isHidden(), true, 'the form is gone');
+  const cookieA = await cookieOf(a);
+  assert.ok(cookieA, "the reset stored a session cookie in A's browser");
+  assert.notEqual(cookieA.value, cookieB.value);
+  assert.equal(await sessionStatusWithCookie(apiOrigin, cookieA), 200, 'the server holds the new session');
+
+  // 5. A's app (through the page's "Back to the app" link) is signed in,
+  // its requests carrying that very cookie.
+  const [read] = await Promise.all([
+    reset.waitForResponse((r) => new URL(r.url()).pathname === '/api/auth/session' && r.request().method() === 'GET'),
+    reset.click('text=Back to the app'),
+  ]);
+  assert.equal(read.status(), 200);
+  const sent = (await read.request().allHeaders()).cookie ?? '';
+  assert.deepEqual(
+    sent.split(/;\s*/).filter((c) => /^(__Host-)?sid=/.test(c)),
+    [`${cookieA.name}=${cookieA.value}`],
+    `the cookie the app's session read carried: ${sent}`,
+  );
+  await shows(reset, '#who', `Signed in as ${email}`);
+  await a.reload();
+  await shows(a, '#who', `Signed in as ${email}`);
+
+  // 6. B was signed out; only the new password signs in.
+  assert.equal(await sessionStatus(b), 401, "B's next session read");
+  assert.equal(await sessionStatusWithCookie(apiOrigin, cookieB), 401, "the server ended B's session");
+  await b.reload();
+  await shows(b, '#who', 'Not signed in');
+  assert.equal(await signInThroughForm(b, 'login', email, PASSWORD), 401, 'the old password');
+  await shows(b, '#who', 'Not signed in');
+  assert.equal(await signInThroughForm(b, 'login', email, NEW_PASSWORD), 200, 'the new password');
+  await shows(b, '#who', `Signed in as ${email}`);
+
+  // 7. The same link again: refused, and nobody is signed out by it.
+  const again = await openPage(browser, link);
+  assert.equal(await again.evaluate(() => location.hash), '');
+  await again.fill('#password', 'yet another passphrase');
+  const refused = await answerTo(again, 'POST', '/api/auth/password/reset', () =>
+    again.click('#reset button[type="submit"]'),
+  );
+  assert.equal(refused.status(), 400);
+  assert.equal((await refused.json()).error.code, 'invalid_token');
+  await shows(again, '#outcome', 'this link is unknown, expired or used already: ask for a new one');
+  assert.equal(await sessionStatus(a), 200, 'A is still signed in');
+  assert.equal(await sessionStatus(b), 200, 'B is still signed in');
+  assert.equal(await signInThroughForm(b, 'login', email, 'yet another passphrase'), 401, 'the refused password was not set');
+
+  assert.equal(smtp.received().length, 1, 'one mail in all');
+  for (const expected of ['POST /api/auth/password/forgot 202', 'POST /api/auth/password/reset 200', 'POST /api/auth/password/reset 400']) {
+    assert.ok(backend.responses().includes(expected), `the server answered ${expected}`);
+  }
+  assert.ok(!backend.output().includes(token), "the token is nowhere in the backend's log");
+  for (const page of [a, b, reset, again]) assert.deepEqual(page.corsErrors, []);
 }
 
 /**

@@ -74,6 +74,43 @@ pub fn tools() -> Option<Tools> {
     }
 }
 
+/// Whether `python3` can import aiosmtpd, for the scenarios that start a real
+/// SMTP server (`tests/browser/smtp_server.py`). Outside CI a missing one
+/// skips the test with the reason; with `CI=true` it fails it.
+pub fn smtp_server_available() -> bool {
+    static WHY_NOT: OnceLock<Option<String>> = OnceLock::new();
+    let why_not = WHY_NOT.get_or_init(|| {
+        match Command::new("python3")
+            .args(["-c", "import aiosmtpd.controller"])
+            .output()
+        {
+            Err(err) => Some(format!("cannot run python3 ({err})")),
+            Ok(output) if output.status.success() => None,
+            Ok(output) => Some(format!(
+                "python3 cannot import aiosmtpd (PYTHONPATH={:?}; .ci/run installs it \
+                 into ~/.cache/axum-session-starter/python-aiosmtpd-1.4.6): {}",
+                std::env::var("PYTHONPATH").unwrap_or_default(),
+                // The traceback's last line: the error itself.
+                String::from_utf8_lossy(&output.stderr)
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            )),
+        }
+    });
+    match why_not {
+        None => true,
+        Some(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true and the mail browser tests cannot run: {reason}")
+        }
+        Some(reason) => {
+            eprintln!("SKIPPED browser test: {reason}");
+            false
+        }
+    }
+}
+
 /// Runs `npm ci` in `tests/browser` unless every dependency of its
 /// `package.json` is installed at the version pinned there (`.ci/run`
 /// installs them up front; a checkout that gained a package since its last
