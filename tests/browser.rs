@@ -9,7 +9,7 @@
 //! the relay back to the API, logout at the provider, and the hostile cases.
 //! The `password_reset_*` scenarios ask for a reset link by mail from the
 //! example frontend, with a real SMTP server (aiosmtpd, run by python3 from
-//! `tests/browser/smtp_server.py`) receiving the mail, and open its link.
+//! `template/crates/platform/src/testing/smtp_server.py`) receiving the mail, and open its link.
 //! The `vite_*` scenarios run the generated README's Vite recipes (its
 //! `vite.config.js`, read from the rendered README) with a real Vite: the dev
 //! server cross-origin and proxying same-origin, and `vite build` served by

@@ -23,5 +23,12 @@ export async function relay(path, json) {
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(json),
   });
-  return { ok: response.ok, body: await response.json() };
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    // Not the API's JSON: a proxy's error page, say.
+    body = { error: { message: `The server answered ${response.status}: try again later.` } };
+  }
+  return { ok: response.ok, body };
 }

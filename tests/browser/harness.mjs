@@ -198,7 +198,7 @@ export function localhostToLoopback(hostname, options, callback) {
 // -------------------------------------------------------------- SMTP server
 
 /**
- * A real SMTP server, aiosmtpd (tests/browser/smtp_server.py, run by
+ * A real SMTP server, aiosmtpd (template/crates/platform/src/testing/smtp_server.py, run by
  * python3 with the PYTHONPATH this script was given), on a free loopback
  * port; each message it receives is a JSON file in a folder of its own.
  * `smtpUrl` is the backend's SMTP_URL for it.
@@ -206,7 +206,10 @@ export function localhostToLoopback(hostname, options, callback) {
 export async function startSmtpServer() {
   const port = await freePort();
   const dir = tempDir('smtp-');
-  const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'smtp_server.py');
+  const script = path.join(
+    path.dirname(new URL(import.meta.url).pathname),
+    '../../template/crates/platform/src/testing/smtp_server.py',
+  );
   const child = spawn('python3', [script, String(port), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -223,7 +226,7 @@ export async function startSmtpServer() {
   onFailure(() => console.error(`the SMTP server's output:\n${stdout}${stderr}`));
   let failed;
   spawnError.then((error) => (failed = error));
-  await waitFor('the SMTP server (python3 tests/browser/smtp_server.py) to listen', () => {
+  await waitFor('the SMTP server (python3 smtp_server.py) to listen', () => {
     if (failed) throw new Error(`python3 did not start: ${failed.message}`);
     if (child.exitCode !== null) {
       throw new Error(`the SMTP server exited with ${child.exitCode} (is aiosmtpd on PYTHONPATH?):\n${stderr}`);

@@ -786,6 +786,31 @@ async function resetByMail({ crossSite }) {
   const cookieB = await cookieOf(b);
   assert.ok(cookieB, 'B holds a session cookie');
 
+  /** The one link a mail carries, and its token. */
+  const linkIn = (mail) => {
+    const links = mail.body.match(/^\S*#token=\S*$/gm) ?? [];
+    assert.equal(links.length, 1, `one link in the mail:\n${mail.body}`);
+    const [link] = links;
+    const token = link.slice(link.indexOf('#token=') + '#token='.length);
+    assert.match(token, /^[0-9a-f]{64}$/, `the token in ${link}`);
+    return { link, token };
+  };
+
+  // 1b. The signup mail's link verifies the address, opened in B's browser.
+  const [welcome] = await smtp.waitForMail(email);
+  assert.equal(welcome.subject, 'Reset Test: confirm your address');
+  await waitFor('B to show the verification reminder', () => b.locator('#verification').isVisible());
+  const verification = linkIn(welcome);
+  assert.equal(verification.link, `${pageOrigin}/verify-email.html#token=${verification.token}`);
+  const verifyPage = await openPage(browser, verification.link, { context: contextB });
+  await shows(verifyPage, '#outcome', `Thank you: ${email} is verified.`);
+  assert.equal(await verifyPage.evaluate(() => location.hash), '', 'the token left the address bar');
+  const verified = await pageFetch(b, `${apiOrigin}/api/auth/session`, { credentials: 'include' });
+  assert.equal(JSON.parse(verified.body).user.email_verified, true, "B's session has the verified address at once");
+  await b.reload();
+  await shows(b, '#who', `Signed in as ${email}`);
+  assert.equal(await b.locator('#verification').isHidden(), true, 'the reminder is gone');
+
   // 2. A, signed out, types the address and presses "Forgot password?".
   await a.fill('#email', email);
   const asked = await answerTo(a, 'POST', '/api/auth/password/forgot', () => a.click('#forgot'));
@@ -793,16 +818,12 @@ async function resetByMail({ crossSite }) {
   await waitFor('the page to show the answer', async () => (await a.textContent('#last')).startsWith('202 '));
   assert.equal(await cookieOf(a), undefined, 'asking signs nobody in');
 
-  // 3. The mail, as the SMTP server received it.
-  const [mail] = await smtp.waitForMail(email);
+  // 3. The mail, as the SMTP server received it (after the signup's).
+  const mail = (await smtp.waitForMail(email, 2))[1];
   assert.equal(mail.from, 'no-reply@example.com', 'the envelope sender');
   assert.deepEqual(mail.to, [email]);
   assert.equal(mail.subject, 'Reset Test: reset your password');
-  const links = mail.body.match(/^\S*#token=\S*$/gm) ?? [];
-  assert.equal(links.length, 1, `one link in the mail:\n${mail.body}`);
-  const [link] = links;
-  const token = link.slice(link.indexOf('#token=') + '#token='.length);
-  assert.match(token, /^[0-9a-f]{64}$/, `the token in ${link}`);
+  const { link, token } = linkIn(mail);
   assert.equal(link, `${pageOrigin}/reset-password.html#token=${token}`, 'the link goes to the reset page');
 
   // 4. A opens the link exactly as it is in the mail: the page takes the
@@ -863,7 +884,7 @@ async function resetByMail({ crossSite }) {
   assert.equal(await sessionStatus(b), 200, 'B is still signed in');
   assert.equal(await signInThroughForm(b, 'login', email, 'yet another passphrase'), 401, 'the refused password was not set');
 
-  assert.equal(smtp.received().length, 1, 'one mail in all');
+  assert.equal(smtp.received().length, 2, 'two mails in all: the welcome and the reset');
   for (const expected of ['POST /api/auth/password/forgot 202', 'POST /api/auth/password/reset 200', 'POST /api/auth/password/reset 400']) {
     assert.ok(backend.responses().includes(expected), `the server answered ${expected}`);
   }

@@ -75,7 +75,7 @@ pub fn tools() -> Option<Tools> {
 }
 
 /// Whether `python3` can import aiosmtpd, for the scenarios that start a real
-/// SMTP server (`tests/browser/smtp_server.py`). Outside CI a missing one
+/// SMTP server (`template/crates/platform/src/testing/smtp_server.py`). Outside CI a missing one
 /// skips the test with the reason; with `CI=true` it fails it.
 pub fn smtp_server_available() -> bool {
     static WHY_NOT: OnceLock<Option<String>> = OnceLock::new();

@@ -19,32 +19,8 @@ use std::{
 
 use serde::Deserialize;
 
-/// The server: receives every message, answers 250.
-const SERVER: &str = r#"
-import email, email.policy, json, os, sys, threading, time, uuid
-from aiosmtpd.controller import Controller
-
-class Keep:
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        record = {
-            "from": envelope.mail_from,
-            "to": envelope.rcpt_tos,
-            "subject": str(message["subject"]),
-            "headers": {key.lower(): str(value) for key, value in message.items()},
-            "body": message.get_content(),
-        }
-        path = os.path.join(sys.argv[2], f"{time.time_ns()}-{uuid.uuid4().hex}.json")
-        with open(path + ".part", "w") as out:
-            json.dump(record, out)
-        os.rename(path + ".part", path)
-        return "250 OK"
-
-controller = Controller(Keep(), hostname="127.0.0.1", port=int(sys.argv[1]))
-controller.start()
-print("ready", flush=True)
-threading.Event().wait()
-"#;
+/// The server (`smtp_server.py`): receives every message, answers 250.
+const SERVER: &str = include_str!("smtp_server.py");
 
 /// One message the server received.
 #[derive(Clone, Debug, Deserialize)]

@@ -1,8 +1,9 @@
-# A real SMTP server for the password reset scenarios (tests/browser/shapes.mjs):
-# aiosmtpd on 127.0.0.1:<port>, writing each message it receives as a JSON
-# file (envelope sender and recipients, subject, headers, decoded text) into
-# <folder>, the same as the generated platform's testing::MailCatcher. The
-# backend sends to it over TCP through a real SMTP conversation.
+# A real SMTP server for tests: aiosmtpd on 127.0.0.1:<port>, writing each
+# message it receives as a JSON file (envelope sender and recipients,
+# subject, headers, decoded text) into <folder>. testing::MailCatcher
+# (mail_catcher.rs, which embeds this file) runs it for the application's
+# tests; the template's browser scenarios run this same file. The
+# application sends to it over TCP through a real SMTP conversation.
 #
 #   python3 smtp_server.py <port> <folder>
 #
