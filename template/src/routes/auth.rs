@@ -343,6 +343,28 @@ async fn signed_out_everywhere(sessions: &Sessions, session: &Session, user_id: 
     ApiError::unauthenticated()
 }
 
+/// Takes the token of a mailed link for `purpose`: its owner, and the
+/// token is used up. 400 `invalid_token` for one that is unknown, expired,
+/// used or voided.
+async fn take_link_token(
+    db: &Pool,
+    purpose: account_tokens::Purpose,
+    token: &str,
+) -> Result<account_tokens::TokenOwner, ApiError> {
+    account_tokens::take(db, purpose, token)
+        .await?
+        .ok_or_else(invalid_link)
+}
+
+/// The answer to a link that does not work (any more).
+fn invalid_link() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+        "this link is unknown, expired or used already: ask for a new one",
+    )
+}
+
 /// The rule for a new password: 422 unless it has 8 to 128 characters.
 fn check_new_password(password: &str) -> Result<(), ApiError> {
     if PASSWORD_CHARS.contains(&password.chars().count()) {

@@ -26,7 +26,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::{Confirmation, UserResponse, confirm_password, normalise_email, signed_out_everywhere};
+use super::{
+    Confirmation, UserResponse, confirm_password, invalid_link, normalise_email,
+    signed_out_everywhere, take_link_token,
+};
 use crate::{
     database::{Database, Pool},
     state::AppState,
@@ -147,16 +150,7 @@ async fn confirm(
     Json(input): Json<Confirm>,
 ) -> Result<axum::Json<UserResponse>, ApiError> {
     throttle.check_address(client)?;
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_token",
-            "this link is unknown, expired or used already: ask for a new one",
-        )
-    };
-    let owner = account_tokens::take(&db, Purpose::ConfirmEmail, &input.token)
-        .await?
-        .ok_or_else(invalid)?;
+    let owner = take_link_token(&db, Purpose::ConfirmEmail, &input.token).await?;
     let user = users::change_email(&db, owner.user_id, &owner.email)
         .await?
         .map_err(|users::EmailTaken| {
@@ -166,7 +160,7 @@ async fn confirm(
                 "another account has this address by now",
             )
         })?
-        .ok_or_else(invalid)?;
+        .ok_or_else(invalid_link)?;
     // No link mailed before (to either address) works any more.
     account_tokens::void_all_of(&db, user.id).await?;
     sessions.refresh(&user).await?;

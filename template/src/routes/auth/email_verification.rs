@@ -12,7 +12,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::post};
 use platform::{
     ApiError,
-    account_tokens::{self, NewToken, Purpose},
+    account_tokens::{NewToken, Purpose},
     extract::{CurrentUser, Json},
     mail::{Links, Mail, Outbox},
     rate_limit::{AuthThrottle, ClientIp},
@@ -21,7 +21,7 @@ use platform::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::UserResponse;
+use super::{UserResponse, invalid_link, take_link_token};
 use crate::{
     database::{Database, Pool},
     state::AppState,
@@ -99,19 +99,10 @@ async fn verify(
     Json(input): Json<Verify>,
 ) -> Result<axum::Json<UserResponse>, ApiError> {
     throttle.check_address(client)?;
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_token",
-            "this link is unknown, expired or used already: ask for a new one",
-        )
-    };
-    let owner = account_tokens::take(&db, Purpose::VerifyEmail, &input.token)
-        .await?
-        .ok_or_else(invalid)?;
+    let owner = take_link_token(&db, Purpose::VerifyEmail, &input.token).await?;
     let user = users::mark_verified(&db, owner.user_id, &owner.email)
         .await?
-        .ok_or_else(invalid)?;
+        .ok_or_else(invalid_link)?;
     sessions.refresh(&user).await?;
     tracing::info!(user_id = user.id, "verified email");
     Ok(axum::Json(UserResponse::from(user)))

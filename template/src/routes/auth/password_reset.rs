@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::{UserResponse, check_new_password, normalise_email};
+use super::{UserResponse, check_new_password, invalid_link, normalise_email, take_link_token};
 use crate::{
     database::{Database, Pool},
     state::AppState,
@@ -128,23 +128,14 @@ async fn reset(
     throttle.check_address(client)?;
     // Before the token is used up: a refused password keeps the link good.
     check_new_password(&input.password)?;
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_token",
-            "this link is unknown, expired or used already: ask for a new one",
-        )
-    };
-    let Some(owner) = account_tokens::take(&db, Purpose::ResetPassword, &input.token).await? else {
-        return Err(invalid());
-    };
+    let owner = take_link_token(&db, Purpose::ResetPassword, &input.token).await?;
     let user = users::find_by_id(&db, owner.user_id)
         .await?
         .filter(|user| user.email == owner.email)
-        .ok_or_else(invalid)?;
+        .ok_or_else(invalid_link)?;
     let hash = passwords.hash(input.password).await?;
     if !users::set_password_hash(&db, user.id, &hash).await? {
-        return Err(invalid());
+        return Err(invalid_link());
     }
     account_tokens::void_all_of(&db, user.id).await?;
     sessions.end_all_of(user.id).await?;
