@@ -57,6 +57,9 @@ pub struct Config {
     pub mail: platform::mail::Settings,
     /// The frontend pages that mail links to (`RESET_PASSWORD_URL`, ...).
     pub links: platform::mail::Links,
+    /// Whether the product's resources need a verified address
+    /// (`REQUIRE_VERIFIED_EMAIL`).
+    pub require_verified_email: bool,
 {%- endif %}
 }
 
@@ -100,6 +103,7 @@ impl Config {
                 &http.public_origin,
                 &http.frontend_origins,
             )?,
+            require_verified_email: env.flag("REQUIRE_VERIFIED_EMAIL", "false")?,
 {%- endif %}
             http,
         })

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod database;
+pub mod member;
 pub mod notes;
 pub mod routes;
 pub mod startup;

@@ -47,6 +47,9 @@ pub struct AppState {
     /// Mail to accounts, queued with its token and sent in the background,
     /// and the frontend pages its links open.
     pub outbox: Outbox<crate::database::Database>,
+    /// Whether the product's resources need a verified address
+    /// (`REQUIRE_VERIFIED_EMAIL`, see `member.rs`).
+    pub require_verified_email: bool,
 {%- else %}
     /// Sign-ins started per client address.
     pub throttle: Arc<AuthThrottle>,
@@ -70,6 +73,7 @@ impl AppState {
             passwords: Passwords::new().await?,
             cookie_policy: config.http.cookie.clone(),
             outbox: Outbox::new(db.clone(), config.mail.clone(), config.links.clone()),
+            require_verified_email: config.require_verified_email,
 {%- else %}
             provider: Provider::new(config.oidc.clone())?,
 {%- endif %}

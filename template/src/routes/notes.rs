@@ -1,7 +1,8 @@
 //! The notes API: the example resource, and the model for new ones.
 //!
 //! What a resource needs, in one place: its routes (`router`), the signed-in
-//! user (`CurrentUser`, 401 without a session), input validation (422 with a
+//! user (`Member`: 401 without a session, 403 where the product admits only
+//! some users), input validation (422 with a
 //! reason), answers built from rows by dedicated types (so columns stay
 //! private until listed here), ownership (another user's note answers 404,
 //! exactly like a missing one), bounded lists (a page of at most `MAX_PAGE`
@@ -15,7 +16,7 @@
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use platform::{
     ApiError,
-    extract::{CurrentUser, Json, Path, Query},
+    extract::{Json, Path, Query},
     paging::{PageQuery, json_len},
 };
 use serde::{Deserialize, Serialize};
@@ -23,9 +24,10 @@ use time::OffsetDateTime;
 
 use crate::{
     database::Pool,
+    member::Member,
     notes::{self, Changes, Note, Revision},
     state::AppState,
-    users::{self, User},
+    users,
 };
 
 /// Notes per page unless the client asks for another number.
@@ -121,7 +123,7 @@ struct NotesPage {
 
 /// `GET /api/notes?limit=&after=`: newest first.
 async fn list(
-    CurrentUser(user): CurrentUser<User>,
+    Member(user): Member,
     State(db): State<Pool>,
     Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<NotesPage>, ApiError> {
@@ -148,7 +150,7 @@ struct NewNote {
 }
 
 async fn create(
-    CurrentUser(user): CurrentUser<User>,
+    Member(user): Member,
     State(db): State<Pool>,
     Json(input): Json<NewNote>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -163,7 +165,7 @@ async fn create(
 }
 
 async fn read(
-    CurrentUser(user): CurrentUser<User>,
+    Member(user): Member,
     State(db): State<Pool>,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<NoteResponse>, ApiError> {
@@ -181,7 +183,7 @@ struct NoteChanges {
 }
 
 async fn update(
-    CurrentUser(user): CurrentUser<User>,
+    Member(user): Member,
     State(db): State<Pool>,
     Path(id): Path<i64>,
     Json(input): Json<NoteChanges>,
@@ -201,7 +203,7 @@ async fn update(
 }
 
 async fn remove(
-    CurrentUser(user): CurrentUser<User>,
+    Member(user): Member,
     State(db): State<Pool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
@@ -215,7 +217,7 @@ async fn remove(
 /// `GET /api/notes/{id}/revisions?limit=&after=`: every version of the
 /// note, newest first (the first is the note as it is now).
 async fn revisions(
-    CurrentUser(user): CurrentUser<User>,
+    Member(user): Member,
     State(db): State<Pool>,
     Path(id): Path<i64>,
     Query(query): Query<PageQuery>,

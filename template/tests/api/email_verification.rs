@@ -118,3 +118,44 @@ async fn the_link_can_be_sent_again_until_the_address_is_verified() {
         );
     }
 }
+
+#[tokio::test]
+async fn with_verification_required_the_notes_wait_for_the_link() {
+    let Some(catcher) = MailCatcher::start() else {
+        return;
+    };
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &catcher.smtp_url()),
+        ("MAIL_FROM", "Test App <no-reply@example.com>"),
+        ("REQUIRE_VERIFIED_EMAIL", "true"),
+    ])
+    .await;
+    let email = new_email();
+    app.sign_in_as(&email).await;
+    let note = json!({ "title": "first", "body": "" });
+    assert_eq!(
+        error_code(
+            app.post_json("/api/notes", &note).await,
+            StatusCode::FORBIDDEN
+        )
+        .await,
+        "email_unverified"
+    );
+    assert_eq!(
+        error_code(app.get("/api/notes").await, StatusCode::FORBIDDEN).await,
+        "email_unverified"
+    );
+    // The account stays the user's to manage.
+    assert_eq!(app.get("/api/auth/sessions").await.status(), StatusCode::OK);
+
+    let token = verification_token(&catcher, &app, &email, 1).await;
+    assert_eq!(
+        verify(&app.another_browser(), &token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post_json("/api/notes", &note).await.status(),
+        StatusCode::CREATED,
+        "the same session, verified at once"
+    );
+}
