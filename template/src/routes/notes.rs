@@ -12,7 +12,7 @@
 //! `Cache-Control: no-store` comes from the platform's stack, for every API
 //! answer.
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use platform::{
     ApiError,
     extract::{CurrentUser, Json, Path, Query},
@@ -20,6 +20,8 @@ use platform::{
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     database::Pool,
@@ -41,15 +43,17 @@ const MAX_TITLE_CHARS: usize = 200;
 /// Longest body, in characters.
 const MAX_BODY_CHARS: usize = 10_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/notes", get(list).post(create))
-        .route("/api/notes/{id}", get(read).patch(update).delete(remove))
-        .route("/api/notes/{id}/revisions", get(revisions))
+/// The paths are in each handler's `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(revisions))
 }
 
 /// One note as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Note)]
 struct NoteJson {
     id: i64,
     title: String,
@@ -73,7 +77,7 @@ impl From<Note> for NoteJson {
 }
 
 /// `{"note": ...}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NoteResponse {
     note: NoteJson,
 }
@@ -85,7 +89,8 @@ impl From<Note> for NoteResponse {
 }
 
 /// One version of a note as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Revision)]
 struct RevisionJson {
     title: String,
     body: String,
@@ -105,21 +110,31 @@ impl From<Revision> for RevisionJson {
 }
 
 /// `{"revisions": [...], "next": cursor or null}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RevisionsPage {
     revisions: Vec<RevisionJson>,
+    #[schema(required)]
     next: Option<String>,
 }
 
 /// `{"notes": [...], "next": cursor or null}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NotesPage {
     notes: Vec<NoteJson>,
     /// Pass as `after` to get the next page; `null` on the last one.
+    #[schema(required)]
     next: Option<String>,
 }
 
 /// `GET /api/notes?limit=&after=`: newest first.
+#[utoipa::path(get, path = "/api/notes", operation_id = "list_notes", tag = "notes", security(("session_cookie" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of notes, newest first", body = NotesPage),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 422, description = "A bad `limit` or `after`", body = ApiError),
+    ),
+)]
 async fn list(
     CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
@@ -140,13 +155,22 @@ async fn list(
 }
 
 /// `POST /api/notes`
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewNote {
     title: String,
     #[serde(default)]
     body: String,
 }
 
+/// Creates a note.
+#[utoipa::path(post, path = "/api/notes", operation_id = "create_note", tag = "notes", security(("session_cookie" = [])),
+    request_body = NewNote,
+    responses(
+        (status = 201, description = "The new note", body = NoteResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 422, description = "An empty or too long title, a too long body", body = ApiError),
+    ),
+)]
 async fn create(
     CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
@@ -162,6 +186,15 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(NoteResponse::from(note))))
 }
 
+/// One note.
+#[utoipa::path(get, path = "/api/notes/{id}", operation_id = "read_note", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id")),
+    responses(
+        (status = 200, description = "The note", body = NoteResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+    ),
+)]
 async fn read(
     CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
@@ -174,12 +207,23 @@ async fn read(
 }
 
 /// `PATCH /api/notes/{id}`: the fields given change, the others stay.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NoteChanges {
     title: Option<String>,
     body: Option<String>,
 }
 
+/// Changes a note's title or body, or both.
+#[utoipa::path(patch, path = "/api/notes/{id}", operation_id = "update_note", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id")),
+    request_body = NoteChanges,
+    responses(
+        (status = 200, description = "The note as changed", body = NoteResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+        (status = 422, description = "An empty or too long title, a too long body", body = ApiError),
+    ),
+)]
 async fn update(
     CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
@@ -200,6 +244,15 @@ async fn update(
     Ok(axum::Json(note.into()))
 }
 
+/// Deletes a note, with its revisions.
+#[utoipa::path(delete, path = "/api/notes/{id}", operation_id = "delete_note", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+    ),
+)]
 async fn remove(
     CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
@@ -214,6 +267,15 @@ async fn remove(
 
 /// `GET /api/notes/{id}/revisions?limit=&after=`: every version of the
 /// note, newest first (the first is the note as it is now).
+#[utoipa::path(get, path = "/api/notes/{id}/revisions", operation_id = "list_revisions", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of the note's versions, newest first", body = RevisionsPage),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+        (status = 422, description = "A bad `limit` or `after`", body = ApiError),
+    ),
+)]
 async fn revisions(
     CurrentUser(user): CurrentUser<User>,
     State(db): State<Pool>,
