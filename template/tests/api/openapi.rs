@@ -186,6 +186,14 @@ async fn the_description_is_valid_openapi_3_1() {
         let requires_session = operation["security"]
             .as_array()
             .is_some_and(|list| list.iter().any(|s| s.get("session_cookie").is_some()));
+        // Any other failure is the error body.
+        if path != "/api/openapi.json" {
+            assert_eq!(
+                operation["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error",
+                "{method} {path}: default answer"
+            );
+        }
         let answers_401 = operation["responses"].get("401").is_some();
         let open_with_401 = path == "/api/auth/login" || path == "/api/auth/oidc/callback";
         assert_eq!(

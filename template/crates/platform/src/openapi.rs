@@ -19,7 +19,7 @@ use axum::{
 use utoipa::{
     PartialSchema, ToSchema,
     openapi::{
-        ContentBuilder, HttpMethod, OpenApi, PathItem, RefOr, ResponseBuilder, Schema,
+        ContentBuilder, HttpMethod, OpenApi, PathItem, Ref, RefOr, ResponseBuilder, Schema,
         path::OperationBuilder,
         schema::{ObjectBuilder, Type},
         security::{ApiKey, ApiKeyValue, SecurityScheme},
@@ -108,11 +108,44 @@ pub struct NotReady {
 
 /// Adds the session cookie as the security scheme [`SESSION_COOKIE`]: an
 /// API key in a cookie, named as this server names it (the name follows the
-/// deployment: `__Host-sid` over https, `sid` over plain http). Drops the
-/// license utoipa takes from an unlicensed crate (a name of `""`).
+/// deployment: `__Host-sid` over https, `sid` over plain http). Gives
+/// every operation a `default` answer, the error body: the failures any
+/// request may meet besides those its handler lists (malformed JSON, a
+/// cross-site write, a dependency down, a bug). Drops the license utoipa
+/// takes from an unlicensed crate (a name of `""`).
 pub fn finish(mut doc: OpenApi, cookie: &CookiePolicy) -> OpenApi {
     if doc.info.license.as_ref().is_some_and(|l| l.name.is_empty()) {
         doc.info.license = None;
+    }
+    let default = ResponseBuilder::new()
+        .description(
+            "Any other failure, as `{\"error\":{\"code\",\"message\"}}`: 400 malformed \
+             JSON, 403 a cross-site write, 413 too large, 415 not JSON, 422 a body of \
+             the wrong shape, 429 too many attempts (with `Retry-After`), 503 a \
+             dependency could not answer or the request took too long, 500 a bug",
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ApiError::name())))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("default".to_owned())
+                .or_insert_with(|| RefOr::T(default.clone()));
+        }
     }
     let description = format!(
         "The session cookie, set by signing in and sent back by the browser \
