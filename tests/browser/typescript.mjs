@@ -1,10 +1,11 @@
 // The generated README's TypeScript recipe, run as written: the one
 // `npx openapi-typescript` command against a generated project's served
 // `/api/openapi.json` (openapi-typescript, pinned in package.json and
-// installed by `npm ci`: nothing is downloaded here), and its typed fetch
-// client, the fenced block of the rendered README, type-checked against the
-// types that produced with `tsc --noEmit` in strict mode. A copy of the
-// client with a misspelt field must fail, so the types are really used.
+// installed by `npm ci`: nothing is downloaded here), and its typed fetch and
+// axios clients, fenced blocks of the rendered README, type-checked against
+// the types that produced with `tsc --noEmit` in strict mode (axios as
+// installed here). A copy of each client with a misspelt field must fail,
+// so the types are really used.
 //
 // Scenarios: `password` (the projects named by CROSS_APP_* and SAME_APP_*)
 // and `oidc` (OIDC_CROSS_APP_*, OIDC_SAME_APP_*), each for the
@@ -99,17 +100,32 @@ async function check({ bin, dir, sameOrigin, oidc }) {
   assert.match(types, /Error: \{/);
 
   const client = theBlock(markdown, 'typed client', ({ lang, text }) => lang === 'ts' && text.startsWith('// src/client.ts'));
-  fs.writeFileSync(path.join(work, 'src', 'client.ts'), client);
+  const axiosClient = theBlock(
+    markdown,
+    'typed axios client',
+    ({ lang, text }) => lang === 'ts' && text.startsWith('// src/client-axios.ts'),
+  );
+  fs.mkdirSync(path.join(work, 'node_modules'));
+  fs.symlinkSync(path.join(HERE, 'node_modules', 'axios'), path.join(work, 'node_modules', 'axios'), 'dir');
   fs.writeFileSync(path.join(work, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
-  node([TSC, '-p', 'tsconfig.json'], work);
+  const typeCheck = (files) => {
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(work, 'src', name), text);
+    return node([TSC, '-p', 'tsconfig.json'], work, { mayFail: true });
+  };
+  const passed = typeCheck({ 'client.ts': client, 'client-axios.ts': axiosClient });
+  assert.equal(passed.status, 0, `tsc refuses the README's clients:\n${passed.output}`);
 
-  // The types are used: a misspelt field of a body does not type-check.
+  // The types are used: a misspelt field does not type-check.
   const misspelt = client.replace("{ title: 'Shopping' }", "{ titel: 'Shopping' }");
   assert.notEqual(misspelt, client, 'the client changes a title');
-  fs.writeFileSync(path.join(work, 'src', 'client.ts'), misspelt);
-  const refused = node([TSC, '-p', 'tsconfig.json'], work, { mayFail: true });
+  const refused = typeCheck({ 'client.ts': misspelt });
   assert.notEqual(refused.status, 0, 'tsc accepts a misspelt field');
   assert.match(refused.output, /'titel' does not exist/);
+  const misread = axiosClient.replace('return data.notes;', 'return data.notez;');
+  assert.notEqual(misread, axiosClient, 'the axios client returns the notes');
+  const refusedAxios = typeCheck({ 'client.ts': client, 'client-axios.ts': misread });
+  assert.notEqual(refusedAxios.status, 0, 'tsc accepts a misspelt field with axios');
+  assert.match(refusedAxios.output, /'notez' does not exist/);
   await backend.stop();
 }
 
