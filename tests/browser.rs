@@ -15,6 +15,11 @@
 //! server cross-origin and proxying same-origin, and `vite build` served by
 //! the backend.
 //!
+//! The `typescript_*` tests run the generated README's TypeScript recipe:
+//! `openapi-typescript` on each project's served `/api/openapi.json`, and
+//! `tsc --noEmit` on the README's typed client (`tests/browser/typescript.mjs`;
+//! they need Node and the npm packages, not Chromium's pages).
+//!
 //! The scenarios themselves are in `tests/browser/shapes.mjs` (passwords) and
 //! `tests/browser/oidc.mjs` (OpenID Connect), with `tests/browser/vite.mjs`
 //! for the Vite recipes, Node scripts driving Chromium
@@ -104,6 +109,16 @@ fn vite_dev_server_proxying_the_api() {
 #[test]
 fn vite_build_served_by_the_backend() {
     scenario("vite-build");
+}
+
+#[test]
+fn typescript_types_and_client_from_the_readme() {
+    run("typescript.mjs", "password", projects, "", false);
+}
+
+#[test]
+fn oidc_typescript_types_and_client_from_the_readme() {
+    run("typescript.mjs", "oidc", oidc_projects, "OIDC_", false);
 }
 
 #[test]

@@ -75,7 +75,7 @@ impl Application {
 {%- endunless %}
         let app = stack::build(
             api,
-            routes::probes().with_state(state.clone()),
+            routes::probes(&config.http.cookie).with_state(state.clone()),
             &config.http,
             session::layer(store, &config.http.cookie, config.sessions),
         );

@@ -11,11 +11,9 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::State,
     http::{StatusCode, header},
     response::IntoResponse,
-    routing::{delete, get, post},
 };
 use platform::{
     ApiError, account_tokens,
@@ -29,6 +27,8 @@ use platform::{
 };
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     database::{Database, Pool},
@@ -40,17 +40,18 @@ mod email_change;
 mod email_verification;
 mod password_reset;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The paths are in each handler's `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(email_change::router())
         .merge(email_verification::router())
         .merge(password_reset::router())
-        .route("/api/auth/signup", post(signup))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/session", get(current_session))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/password", post(change_password))
-        .route("/api/auth/account", delete(delete_account))
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(current_session))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(delete_account))
 }
 
 /// Passwords are counted in characters; the upper bound caps Argon2 work
@@ -60,7 +61,7 @@ const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
 const MAX_EMAIL_LEN: usize = 254;
 
 /// The body of signup and login.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EmailPassword {
     email: String,
     password: String,
@@ -68,13 +69,13 @@ struct EmailPassword {
 
 /// The body of account deletion: the password again, so that a session
 /// left open on a shared computer cannot delete the account.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordConfirmation {
     password: String,
 }
 
 /// The body of a password change: the current password, then the new one.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordChange {
     current_password: String,
     password: String,
@@ -82,12 +83,14 @@ struct PasswordChange {
 
 /// `{"user": ...}`: what the API shows of an account. Built field by field
 /// from the row, so a new column stays private until it is added here.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct UserResponse {
     user: UserJson,
 }
 
-#[derive(Serialize)]
+/// An account as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
 struct UserJson {
     id: i64,
     email: String,
@@ -106,6 +109,29 @@ impl From<User> for UserResponse {
     }
 }
 
+/// `{"message": ...}`: an answer that says only that something was done or
+/// is on its way (202s).
+#[derive(Serialize, ToSchema)]
+struct Message {
+    message: &'static str,
+}
+
+impl Message {
+    fn new(message: &'static str) -> axum::Json<Self> {
+        axum::Json(Self { message })
+    }
+}
+
+/// Creates an account and signs it in; a verification mail is queued.
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth",
+    request_body = EmailPassword,
+    responses(
+        (status = 201, description = "Signed up and in", body = UserResponse),
+        (status = 409, description = "`email_taken`", body = ApiError),
+        (status = 422, description = "Not an address, or a password of other than 8 to 128 characters", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 #[expect(
     clippy::too_many_arguments,
     reason = "an axum handler takes one extractor per part of the request it uses"
@@ -149,6 +175,15 @@ async fn signup(
     ))
 }
 
+/// Signs in with a new session id.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body = EmailPassword,
+    responses(
+        (status = 200, description = "Signed in", body = UserResponse),
+        (status = 401, description = "`invalid_credentials`, the same for an unknown address and a wrong password", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 #[expect(
     clippy::too_many_arguments,
     reason = "an axum handler takes one extractor per part of the request it uses"
@@ -206,10 +241,21 @@ async fn login(
     Ok((set_cookie, axum::Json(UserResponse::from(credentials.user))))
 }
 
+/// Who is signed in.
+#[utoipa::path(get, path = "/api/auth/session", tag = "auth", security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = UserResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+    ),
+)]
 async fn current_session(CurrentUser(user): CurrentUser<User>) -> axum::Json<UserResponse> {
     axum::Json(UserResponse::from(user))
 }
 
+/// Ends this session, server-side, and removes its cookie.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out (also when nobody was signed in)")),
+)]
 async fn logout(session: Session) -> Result<StatusCode, ApiError> {
     session::sign_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -218,6 +264,15 @@ async fn logout(session: Session) -> Result<StatusCode, ApiError> {
 /// Deletes the signed-in account, with its rows, and ends every session it
 /// has, in this browser and all others, on every instance. Confirmed with
 /// the password (see [`confirm_password`]).
+#[utoipa::path(delete, path = "/api/auth/account", tag = "auth", security(("session_cookie" = [])),
+    request_body = PasswordConfirmation,
+    responses(
+        (status = 204, description = "The account and its sessions are gone"),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "`invalid_credentials`: wrong password", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 #[expect(
     clippy::too_many_arguments,
     reason = "an axum handler takes one extractor per part of the request it uses"
@@ -247,6 +302,16 @@ async fn delete_account(
 /// and ends every other session of the account, on every instance: a
 /// browser signed in by whoever knew the old password is signed out. This
 /// browser stays signed in, under a new session id.
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", security(("session_cookie" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Changed; every other session ended", body = UserResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "`invalid_credentials`: wrong current password", body = ApiError),
+        (status = 422, description = "A new password of other than 8 to 128 characters", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 #[expect(
     clippy::too_many_arguments,
     reason = "an axum handler takes one extractor per part of the request it uses"

@@ -5,35 +5,48 @@
 //! then). A dependency of your own (a queue, another service) gets a line
 //! in `ready`.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::{StatusCode, header},
-    routing::get,
-};
+use axum::{Json, extract::State, http::StatusCode};
 {%- if auth == "oidc" %}
 use platform::oidc::Provider;
 {%- endif %}
-use platform::{probes, session_store::Sessions};
+use platform::{
+    openapi::{NotReady, Ready},
+    probes,
+    session_store::Sessions,
+};
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{database::Pool, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/api/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
-/// Always the same answer, written once.
-async fn health() -> ([(header::HeaderName, &'static str); 1], &'static str) {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"ok"}"#,
-    )
+/// `{"status":"ok"}`
+#[derive(Serialize, ToSchema)]
+struct Health {
+    #[schema(pattern = "^ok$")]
+    status: &'static str,
+}
+
+/// The process answers.
+#[utoipa::path(get, path = "/api/health", tag = "probes", responses(
+    (status = 200, description = "Alive", body = Health),
+))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// 200 when every dependency answers, else 503 naming what is down.
+#[utoipa::path(get, path = "/api/ready", tag = "probes", responses(
+    (status = 200, description = "Every dependency answers", body = Ready),
+    (status = 503, description = "A dependency is down: `not_ready`, naming it", body = NotReady),
+))]
 async fn ready(
     State(db): State<Pool>,
     State(sessions): State<Sessions>,

@@ -13,7 +13,7 @@
 //! `Cache-Control: no-store` comes from the platform's stack, for every API
 //! answer.
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use platform::{
     ApiError,
     extract::{Json, Path, Query},
@@ -21,6 +21,8 @@ use platform::{
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     database::Pool,
@@ -43,15 +45,17 @@ const MAX_TITLE_CHARS: usize = 200;
 /// Longest body, in characters.
 const MAX_BODY_CHARS: usize = 10_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/notes", get(list).post(create))
-        .route("/api/notes/{id}", get(read).patch(update).delete(remove))
-        .route("/api/notes/{id}/revisions", get(revisions))
+/// The paths are in each handler's `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(revisions))
 }
 
 /// One note as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Note)]
 struct NoteJson {
     id: i64,
     title: String,
@@ -75,7 +79,7 @@ impl From<Note> for NoteJson {
 }
 
 /// `{"note": ...}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NoteResponse {
     note: NoteJson,
 }
@@ -87,7 +91,8 @@ impl From<Note> for NoteResponse {
 }
 
 /// One version of a note as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Revision)]
 struct RevisionJson {
     title: String,
     body: String,
@@ -107,21 +112,31 @@ impl From<Revision> for RevisionJson {
 }
 
 /// `{"revisions": [...], "next": cursor or null}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RevisionsPage {
     revisions: Vec<RevisionJson>,
+    #[schema(required)]
     next: Option<String>,
 }
 
 /// `{"notes": [...], "next": cursor or null}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NotesPage {
     notes: Vec<NoteJson>,
     /// Pass as `after` to get the next page; `null` on the last one.
+    #[schema(required)]
     next: Option<String>,
 }
 
 /// `GET /api/notes?limit=&after=`: newest first.
+#[utoipa::path(get, path = "/api/notes", operation_id = "list_notes", tag = "notes", security(("session_cookie" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of notes, newest first", body = NotesPage),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 422, description = "A bad `limit` or `after`", body = ApiError),
+    ),
+)]
 async fn list(
     Member(user): Member,
     State(db): State<Pool>,
@@ -142,13 +157,22 @@ async fn list(
 }
 
 /// `POST /api/notes`
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewNote {
     title: String,
     #[serde(default)]
     body: String,
 }
 
+/// Creates a note.
+#[utoipa::path(post, path = "/api/notes", operation_id = "create_note", tag = "notes", security(("session_cookie" = [])),
+    request_body = NewNote,
+    responses(
+        (status = 201, description = "The new note", body = NoteResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 422, description = "An empty or too long title, a too long body", body = ApiError),
+    ),
+)]
 async fn create(
     Member(user): Member,
     State(db): State<Pool>,
@@ -164,6 +188,15 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(NoteResponse::from(note))))
 }
 
+/// One note.
+#[utoipa::path(get, path = "/api/notes/{id}", operation_id = "read_note", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id")),
+    responses(
+        (status = 200, description = "The note", body = NoteResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+    ),
+)]
 async fn read(
     Member(user): Member,
     State(db): State<Pool>,
@@ -176,12 +209,23 @@ async fn read(
 }
 
 /// `PATCH /api/notes/{id}`: the fields given change, the others stay.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NoteChanges {
     title: Option<String>,
     body: Option<String>,
 }
 
+/// Changes a note's title or body, or both.
+#[utoipa::path(patch, path = "/api/notes/{id}", operation_id = "update_note", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id")),
+    request_body = NoteChanges,
+    responses(
+        (status = 200, description = "The note as changed", body = NoteResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+        (status = 422, description = "An empty or too long title, a too long body", body = ApiError),
+    ),
+)]
 async fn update(
     Member(user): Member,
     State(db): State<Pool>,
@@ -202,6 +246,15 @@ async fn update(
     Ok(axum::Json(note.into()))
 }
 
+/// Deletes a note, with its revisions.
+#[utoipa::path(delete, path = "/api/notes/{id}", operation_id = "delete_note", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+    ),
+)]
 async fn remove(
     Member(user): Member,
     State(db): State<Pool>,
@@ -216,6 +269,15 @@ async fn remove(
 
 /// `GET /api/notes/{id}/revisions?limit=&after=`: every version of the
 /// note, newest first (the first is the note as it is now).
+#[utoipa::path(get, path = "/api/notes/{id}/revisions", operation_id = "list_revisions", tag = "notes", security(("session_cookie" = [])),
+    params(("id" = i64, Path, description = "The note's id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of the note's versions, newest first", body = RevisionsPage),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such note of the caller's", body = ApiError),
+        (status = 422, description = "A bad `limit` or `after`", body = ApiError),
+    ),
+)]
 async fn revisions(
     Member(user): Member,
     State(db): State<Pool>,

@@ -8,12 +8,7 @@
 //! is named by a random handle it was given at sign-in, never by its
 //! cookie's id: the list can be shown without handing anyone a session.
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    routing::{delete, get},
-};
+use axum::{extract::State, http::StatusCode};
 use platform::{
     ApiError,
     extract::{CurrentUser, Path},
@@ -23,23 +18,26 @@ use platform::{
 use serde::Serialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{state::AppState, users::User};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/sessions", get(list))
-        .route("/api/auth/sessions/{id}", delete(end))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(end))
 }
 
 /// `{"sessions": [...]}`, the most recently active first.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SessionsResponse {
     sessions: Vec<SessionJson>,
 }
 
 /// One session as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 struct SessionJson {
     /// The handle `DELETE /api/auth/sessions/{id}` takes.
     id: String,
@@ -51,6 +49,7 @@ struct SessionJson {
     last_seen_at: OffsetDateTime,
     /// The browser's `User-Agent` at sign-in, shortened; `null` if it sent
     /// none.
+    #[schema(required)]
     user_agent: Option<String>,
     /// Whether this is the session that asked.
     current: bool,
@@ -68,6 +67,13 @@ impl SessionJson {
     }
 }
 
+/// The signed-in user's sessions, the most recently active first.
+#[utoipa::path(get, path = "/api/auth/sessions", operation_id = "list_sessions", tag = "sessions", security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Every session of the account", body = SessionsResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+    ),
+)]
 async fn list(
     State(sessions): State<Sessions>,
     CurrentUser(user): CurrentUser<User>,
@@ -86,6 +92,14 @@ async fn list(
 /// Ends one of the caller's sessions, at once on every instance: 204, or
 /// 404 for a handle that names none of them (another user's included).
 /// Ending the caller's own session is a logout: its cookie is removed too.
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", operation_id = "end_session", tag = "sessions", security(("session_cookie" = [])),
+    params(("id" = String, Path, description = "A session's `id` from the list")),
+    responses(
+        (status = 204, description = "That session ended"),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "Not one of the caller's sessions", body = ApiError),
+    ),
+)]
 async fn end(
     State(sessions): State<Sessions>,
     CurrentUser(user): CurrentUser<User>,

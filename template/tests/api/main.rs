@@ -30,6 +30,7 @@ mod notes;
 mod oidc;
 mod oidc_hostile;
 {%- endif %}
+mod openapi;
 {%- if auth == "password" %}
 mod password_change;
 mod password_reset;

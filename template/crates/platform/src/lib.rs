@@ -25,6 +25,7 @@
 //! | `mail`, `account_tokens` | mail to accounts through an outbox that survives outages and restarts, and the one-time tokens of their links |
 //! | `oidc` | this backend as the OpenID Connect client of one provider |
 //! | `spa` | the built frontend served from this backend's own origin |
+//! | `openapi` | the OpenAPI description's shared parts (error body, session cookie) and `GET /api/openapi.json` |
 //! | `testing` | a browser's HTTP client and a database per test, for the tests |
 //!
 //! # Features
@@ -44,6 +45,7 @@
 //! | `throttle` | `rate_limit` (attempts per client address and per account) |
 //! | `cors` | `cors` (tower-http's `CorsLayer`); without it no CORS code is compiled |
 //! | `spa` | `spa` (tower-http's `ServeDir`) |
+//! | `openapi` | `openapi` (utoipa), and the schemas of `paging::PageQuery` and `oidc::login::Callback` |
 //! | `testing` | `testing` (and `oidc::test_provider`): for dev-dependencies only |
 
 #[cfg(feature = "mail")]
@@ -64,6 +66,8 @@ pub mod known_devices;
 pub mod mail;
 #[cfg(feature = "oidc")]
 pub mod oidc;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod origin;
 pub mod paging;
 #[cfg(feature = "password")]

@@ -19,6 +19,8 @@ use crate::error::ApiError;
 
 /// `?limit=&after=` as the client sent them.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct PageQuery {
     /// Rows per page; the endpoint's default when absent.
     pub limit: Option<u32>,

@@ -11,7 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::post};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use platform::{
     ApiError,
     account_tokens::{self, NewToken, Purpose},
@@ -23,11 +23,12 @@ use platform::{
     session_store::Sessions,
 };
 use serde::Deserialize;
-use serde_json::json;
 use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    Confirmation, UserResponse, confirm_password, invalid_link, normalise_email,
+    Confirmation, Message, UserResponse, confirm_password, invalid_link, normalise_email,
     signed_out_everywhere, take_link_token,
 };
 use crate::{
@@ -39,25 +40,37 @@ use crate::{
 /// How long a confirmation link works.
 const LINK_LIFETIME: Duration = Duration::from_secs(48 * 3600);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/email", post(change))
-        .route("/api/auth/email/confirm", post(confirm))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(change))
+        .routes(routes!(confirm))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = EmailChange)]
 struct Change {
     current_password: String,
     email: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = EmailConfirmation)]
 struct Confirm {
     token: String,
 }
 
 /// 202 and mail to both addresses; 403 wrong password; 422 not an address,
 /// or the current one.
+#[utoipa::path(post, path = "/api/auth/email", operation_id = "change_email", tag = "auth", security(("session_cookie" = [])),
+    request_body = Change,
+    responses(
+        (status = 202, description = "A link is mailed to the new address, a notice to the old", body = Message),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "`invalid_credentials`: wrong current password", body = ApiError),
+        (status = 422, description = "Not an address, or the current one", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 #[expect(
     clippy::too_many_arguments,
     reason = "an axum handler takes one extractor per part of the request it uses"
@@ -135,13 +148,22 @@ async fn change(
     outbox.queue(&notice, None).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({ "message": "a link to confirm it is on its way to the new address" })),
+        Message::new("a link to confirm it is on its way to the new address"),
     ))
 }
 
 /// Moves the account to the address the link was mailed to: 200 with the
 /// user; 400 `invalid_token`; 409 `email_taken` if another account took the
 /// address meanwhile.
+#[utoipa::path(post, path = "/api/auth/email/confirm", operation_id = "confirm_email", tag = "auth",
+    request_body = Confirm,
+    responses(
+        (status = 200, description = "The account has the new address, verified", body = UserResponse),
+        (status = 400, description = "`invalid_token`", body = ApiError),
+        (status = 409, description = "`email_taken` by another account meanwhile", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 async fn confirm(
     State(db): State<Pool>,
     State(sessions): State<Sessions>,

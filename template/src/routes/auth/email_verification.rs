@@ -9,7 +9,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::post};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use platform::{
     ApiError,
     account_tokens::{NewToken, Purpose},
@@ -19,9 +19,10 @@ use platform::{
     session_store::Sessions,
 };
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{UserResponse, invalid_link, take_link_token};
+use super::{Message, UserResponse, invalid_link, take_link_token};
 use crate::{
     database::{Database, Pool},
     state::AppState,
@@ -31,13 +32,14 @@ use crate::{
 /// How long a verification link works.
 const LINK_LIFETIME: Duration = Duration::from_secs(48 * 3600);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/email/verification", post(resend))
-        .route("/api/auth/email/verify", post(verify))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(resend))
+        .routes(routes!(verify))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = EmailVerification)]
 struct Verify {
     token: String,
 }
@@ -67,6 +69,14 @@ pub(super) async fn mail_verification_link(
 
 /// Mails the signed-in user a new verification link: 202; 409
 /// `already_verified`.
+#[utoipa::path(post, path = "/api/auth/email/verification", operation_id = "resend_verification", tag = "auth", security(("session_cookie" = [])),
+    responses(
+        (status = 202, description = "A new link is on its way", body = Message),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 409, description = "`already_verified`", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 async fn resend(
     State(outbox): State<Outbox<Database>>,
     State(throttle): State<Arc<AuthThrottle>>,
@@ -84,13 +94,21 @@ async fn resend(
     mail_verification_link(&outbox, &user).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({ "message": "a new link is on its way" })),
+        Message::new("a new link is on its way"),
     ))
 }
 
 /// Verifies the address with the token from the link: 200 with the user;
 /// 400 `invalid_token` for a link that is unknown, expired, used, or for an
 /// address the account no longer has.
+#[utoipa::path(post, path = "/api/auth/email/verify", operation_id = "verify_email", tag = "auth",
+    request_body = Verify,
+    responses(
+        (status = 200, description = "The address is verified", body = UserResponse),
+        (status = 400, description = "`invalid_token`", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 async fn verify(
     State(db): State<Pool>,
     State(sessions): State<Sessions>,

@@ -13,7 +13,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::post};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use platform::{
     ApiError,
     account_tokens::{self, NewToken, Purpose},
@@ -25,10 +25,13 @@ use platform::{
     session_store::Sessions,
 };
 use serde::Deserialize;
-use serde_json::json;
 use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{UserResponse, check_new_password, invalid_link, normalise_email, take_link_token};
+use super::{
+    Message, UserResponse, check_new_password, invalid_link, normalise_email, take_link_token,
+};
 use crate::{
     database::{Database, Pool},
     state::AppState,
@@ -38,18 +41,20 @@ use crate::{
 /// How long a reset link works.
 const LINK_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/password/forgot", post(forgot))
-        .route("/api/auth/password/reset", post(reset))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(forgot))
+        .routes(routes!(reset))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ForgottenPassword)]
 struct Forgot {
     email: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PasswordReset)]
 struct Reset {
     token: String,
     password: String,
@@ -57,6 +62,14 @@ struct Reset {
 
 /// 202 for any well-formed address; a reset link is mailed if an account
 /// has it.
+#[utoipa::path(post, path = "/api/auth/password/forgot", operation_id = "forgot_password", tag = "auth",
+    request_body = Forgot,
+    responses(
+        (status = 202, description = "The same answer whether or not an account has the address", body = Message),
+        (status = 422, description = "Not an address", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 async fn forgot(
     State(db): State<Pool>,
     State(outbox): State<Outbox<Database>>,
@@ -73,9 +86,7 @@ async fn forgot(
     });
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "message": "if an account uses this address, a link to reset its password is on its way"
-        })),
+        Message::new("if an account uses this address, a link to reset its password is on its way"),
     ))
 }
 
@@ -111,6 +122,15 @@ async fn mail_reset_link(
 /// Sets a new password with the token from a reset link: 200 and this
 /// browser signed in; 400 `invalid_token` for a link that is unknown,
 /// expired, used, or for an address the account no longer has.
+#[utoipa::path(post, path = "/api/auth/password/reset", operation_id = "reset_password", tag = "auth",
+    request_body = Reset,
+    responses(
+        (status = 200, description = "The password is set; this browser is signed in, every other session ended", body = UserResponse),
+        (status = 400, description = "`invalid_token`", body = ApiError),
+        (status = 422, description = "A password of other than 8 to 128 characters", body = ApiError),
+        (status = 429, description = "Too many attempts", body = ApiError),
+    ),
+)]
 #[expect(
     clippy::too_many_arguments,
     reason = "an axum handler takes one extractor per part of the request it uses"

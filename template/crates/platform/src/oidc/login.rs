@@ -61,6 +61,7 @@ pub async fn start(
 /// The provider's answer, as the frontend page found it in its query string.
 /// Unknown fields are ignored.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Callback {
     pub state: Option<String>,
     pub code: Option<String>,
