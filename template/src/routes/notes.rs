@@ -134,6 +134,7 @@ struct NotesPage {
     responses(
         (status = 200, description = "A page of notes, newest first", body = NotesPage),
         (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Signed in, but not admitted to the product's resources (`src/member.rs`)", body = ApiError),
         (status = 422, description = "A bad `limit` or `after`", body = ApiError),
     ),
 )]
@@ -170,6 +171,7 @@ struct NewNote {
     responses(
         (status = 201, description = "The new note", body = NoteResponse),
         (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Signed in, but not admitted to the product's resources (`src/member.rs`)", body = ApiError),
         (status = 422, description = "An empty or too long title, a too long body", body = ApiError),
     ),
 )]
@@ -194,6 +196,7 @@ async fn create(
     responses(
         (status = 200, description = "The note", body = NoteResponse),
         (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Signed in, but not admitted to the product's resources (`src/member.rs`)", body = ApiError),
         (status = 404, description = "No such note of the caller's", body = ApiError),
     ),
 )]
@@ -222,6 +225,7 @@ struct NoteChanges {
     responses(
         (status = 200, description = "The note as changed", body = NoteResponse),
         (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Signed in, but not admitted to the product's resources (`src/member.rs`)", body = ApiError),
         (status = 404, description = "No such note of the caller's", body = ApiError),
         (status = 422, description = "An empty or too long title, a too long body", body = ApiError),
     ),
@@ -252,6 +256,7 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Signed in, but not admitted to the product's resources (`src/member.rs`)", body = ApiError),
         (status = 404, description = "No such note of the caller's", body = ApiError),
     ),
 )]
@@ -274,6 +279,7 @@ async fn remove(
     responses(
         (status = 200, description = "A page of the note's versions, newest first", body = RevisionsPage),
         (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Signed in, but not admitted to the product's resources (`src/member.rs`)", body = ApiError),
         (status = 404, description = "No such note of the caller's", body = ApiError),
         (status = 422, description = "A bad `limit` or `after`", body = ApiError),
     ),
