@@ -19,7 +19,7 @@
 //! | [`telemetry`] | one access line per request, cheaply |
 //! | [`warn_once`] | a warning, once per value, about what browsers refuse without saying why |
 //! | [`error`], [`extract`], [`paging`] | JSON errors everywhere, extractors that fail in that format, cursor pages |
-//! | [`session`], [`session_store`] | server-side sessions carrying their user, and where they are stored |
+//! | [`session`], [`session_store`], [`user_agent`] | server-side sessions carrying their user, where they are stored, and the browser each was signed in from |
 //! | [`database`] | opening SQLite or PostgreSQL and telling an outage from a bug |
 //! | `password`, `rate_limit`, `known_devices`, `allocator` | Argon2 off the runtime, throttling of sign-ins a stranger cannot turn into a lock-out |
 //! | `mail`, `account_tokens` | mail to accounts through an outbox that survives outages and restarts, and the one-time tokens of their links |
@@ -87,6 +87,7 @@ pub mod stack;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod user_agent;
 pub mod warn_once;
 
 pub use error::ApiError;

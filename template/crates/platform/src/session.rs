@@ -36,8 +36,8 @@ use tower_sessions::{
 use crate::{
     cookie_policy::CookiePolicy,
     error::ApiError,
-    extract::UserAgent,
     settings::{ConfigError, Env},
+    user_agent::UserAgent,
 };
 
 /// The application's user, as sessions carry it.
